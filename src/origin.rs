@@ -1,0 +1,147 @@
+//! The origin (SPEC §5): parses `ORIGIN_URL`, moves embedded `user:pass@` credentials into an
+//! `Authorization: Basic` value (percent-decoded first, as curl and browsers do), and builds the
+//! outbound request — URL, headers and body — as data.
+
+use std::fmt;
+
+use base64::Engine as _;
+use percent_encoding::percent_decode_str;
+use url::Url;
+
+use crate::event::Event;
+use crate::webhook::SigningKey;
+
+/// Where clean events go. `Debug` hides the credentials.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// The URL without userinfo.
+    pub url: String,
+    /// `Basic <base64(user:pass)>` when the configured URL embedded credentials.
+    pub authorization: Option<String>,
+}
+
+impl fmt::Debug for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Origin")
+            .field("url", &self.url)
+            .field("authorization", &self.authorization.is_some())
+            .finish()
+    }
+}
+
+impl Origin {
+    /// An absolute `http` or `https` URL with a host; `None` otherwise.
+    pub fn parse(raw: &str) -> Option<Origin> {
+        let mut url = Url::parse(raw).ok()?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+            return None;
+        }
+        let authorization = if url.username().is_empty() && url.password().is_none() {
+            None
+        } else {
+            let user = percent_decode_str(url.username()).collect::<Vec<u8>>();
+            let pass = percent_decode_str(url.password().unwrap_or("")).collect::<Vec<u8>>();
+            let mut pair = user;
+            pair.push(b':');
+            pair.extend_from_slice(&pass);
+            url.set_username("").ok()?;
+            url.set_password(None).ok()?;
+            Some(format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(pair)
+            ))
+        };
+        Some(Origin {
+            url: url.into(),
+            authorization,
+        })
+    }
+
+    /// The request for one delivery attempt at `now_secs` (unix seconds): the spec's headers,
+    /// and nothing of the inbound request.
+    pub fn request(
+        &self,
+        event: &Event,
+        signing_key: Option<&SigningKey>,
+        now_secs: u64,
+    ) -> OriginRequest {
+        let timestamp = now_secs.to_string();
+        let mut headers = vec![
+            ("content-type", "application/json".to_string()),
+            ("user-agent", format!("webim-edge/{}", crate::VERSION)),
+            ("x-webim-event", event.event_type.as_str().to_string()),
+            ("webhook-id", event.id.clone()),
+            ("webhook-timestamp", timestamp.clone()),
+        ];
+        if let Some(key) = signing_key {
+            headers.push((
+                "webhook-signature",
+                key.sign(&event.id, &timestamp, &event.body),
+            ));
+        }
+        if let Some(auth) = &self.authorization {
+            headers.push(("authorization", auth.clone()));
+        }
+        OriginRequest {
+            url: self.url.clone(),
+            headers,
+        }
+    }
+}
+
+/// One outbound POST; its body is the event's body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OriginRequest {
+    pub url: String,
+    pub headers: Vec<(&'static str, String)>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decoded(auth: &str) -> String {
+        let token = auth.strip_prefix("Basic ").unwrap();
+        String::from_utf8(
+            base64::engine::general_purpose::STANDARD
+                .decode(token)
+                .unwrap(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn plain_url_has_no_authorization() {
+        let o = Origin::parse("https://crm.internal.example/hooks/webim?x=1").unwrap();
+        assert_eq!(o.url, "https://crm.internal.example/hooks/webim?x=1");
+        assert!(o.authorization.is_none());
+    }
+
+    #[test]
+    fn credentials_move_to_authorization_percent_decoded() {
+        let o = Origin::parse("https://edge:p%40ss@crm.example/in").unwrap();
+        assert_eq!(o.url, "https://crm.example/in");
+        assert_eq!(decoded(o.authorization.as_deref().unwrap()), "edge:p@ss");
+        assert!(!format!("{o:?}").contains("edge"));
+    }
+
+    #[test]
+    fn user_without_password() {
+        let o = Origin::parse("http://only@127.0.0.1:9000/").unwrap();
+        assert_eq!(o.url, "http://127.0.0.1:9000/");
+        assert_eq!(decoded(o.authorization.as_deref().unwrap()), "only:");
+    }
+
+    #[test]
+    fn rejects_what_is_not_an_http_origin() {
+        for bad in [
+            "",
+            "crm.example/in",
+            "ftp://crm.example/",
+            "mailto:a@b.c",
+            "https://",
+        ] {
+            assert!(Origin::parse(bad).is_none(), "{bad}");
+        }
+    }
+}

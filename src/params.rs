@@ -1,0 +1,182 @@
+//! Reading Webim's parameters (SPEC §3.3) from the query string and an urlencoded body, as raw
+//! percent-decoded bytes, so the signature is checked over exactly what was sent and exactly
+//! what is forwarded. Owns the media-type rule and duplicate detection.
+
+use std::borrow::Cow;
+
+use percent_encoding::percent_decode;
+
+use crate::error::EdgeError;
+
+/// The three parameters that matter, as raw bytes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Params {
+    pub chat: Vec<u8>,
+    pub signature: Option<Vec<u8>>,
+    pub crc: Option<Vec<u8>>,
+}
+
+const FORM: &str = "application/x-www-form-urlencoded";
+
+/// Whether a `content-type` value names the urlencoded form type (parameters such as
+/// `charset` allowed, case-insensitive).
+fn is_form(content_type: Option<&str>) -> bool {
+    content_type
+        .and_then(|ct| ct.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case(FORM))
+}
+
+/// One `name=value` pair split off and decoded: `+` is a space, `%XX` a byte; a malformed
+/// escape stays as written.
+fn decode(part: &[u8]) -> Cow<'_, [u8]> {
+    if part.contains(&b'+') {
+        let spaced: Vec<u8> = part
+            .iter()
+            .map(|&b| if b == b'+' { b' ' } else { b })
+            .collect();
+        Cow::Owned(percent_decode(&spaced).collect())
+    } else {
+        percent_decode(part).into()
+    }
+}
+
+/// Reads the parameters from the raw query (without `?`) and body.
+pub fn read(query: &[u8], content_type: Option<&str>, body: &[u8]) -> Result<Params, EdgeError> {
+    if !body.is_empty() && !is_form(content_type) {
+        return Err(EdgeError::UnsupportedMediaType);
+    }
+    let mut chat = None;
+    let mut signature = None;
+    let mut crc = None;
+    for pair in query
+        .split(|&b| b == b'&')
+        .chain(body.split(|&b| b == b'&'))
+    {
+        if pair.is_empty() {
+            continue;
+        }
+        let (name, value) = match pair.iter().position(|&b| b == b'=') {
+            Some(at) => (&pair[..at], &pair[at + 1..]),
+            None => (pair, &[][..]),
+        };
+        let slot = match &*decode(name) {
+            b"chat" => &mut chat,
+            b"signature" => &mut signature,
+            b"crc" => &mut crc,
+            _ => continue,
+        };
+        if slot.replace(decode(value).into_owned()).is_some() {
+            return Err(EdgeError::DuplicateParameter);
+        }
+    }
+    Ok(Params {
+        chat: chat.ok_or(EdgeError::MissingChat)?,
+        signature,
+        crc,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const CT: Option<&str> = Some("application/x-www-form-urlencoded");
+
+    #[test]
+    fn query_only_with_empty_body() {
+        let p = read(b"chat=%7B%22id%22%3A1%7D&signature=ab&x=y", None, b"").unwrap();
+        assert_eq!(p.chat, br#"{"id":1}"#);
+        assert_eq!(p.signature.as_deref(), Some(&b"ab"[..]));
+        assert_eq!(p.crc, None);
+    }
+
+    #[test]
+    fn form_body_with_charset_and_plus_as_space() {
+        let p = read(
+            b"",
+            Some("Application/X-WWW-Form-Urlencoded; charset=UTF-8"),
+            b"chat=%7B%22m%22%3A%22a+b%2Bc%22%7D&crc=00",
+        )
+        .unwrap();
+        assert_eq!(p.chat, br#"{"m":"a b+c"}"#);
+        assert_eq!(p.crc.as_deref(), Some(&b"00"[..]));
+    }
+
+    #[test]
+    fn query_and_body_combine() {
+        let p = read(b"signature=ff", CT, b"chat=%7B%7D").unwrap();
+        assert_eq!(p.chat, b"{}");
+        assert_eq!(p.signature.as_deref(), Some(&b"ff"[..]));
+    }
+
+    #[test]
+    fn values_are_raw_bytes_not_lossy_text() {
+        // %FF is not UTF-8; it must survive as the byte 0xFF for the signature check.
+        let p = read(b"chat=%FF%D0%96", None, b"").unwrap();
+        assert_eq!(p.chat, vec![0xFF, 0xD0, 0x96]);
+        // A malformed escape stays as written.
+        assert_eq!(read(b"chat=%zz%4", None, b"").unwrap().chat, b"%zz%4");
+    }
+
+    #[test]
+    fn encoded_parameter_names_count() {
+        assert_eq!(
+            read(b"chat=a&ch%61t=b", None, b""),
+            Err(EdgeError::DuplicateParameter)
+        );
+    }
+
+    #[test]
+    fn duplicates_anywhere_are_rejected() {
+        for (q, b) in [
+            (&b"chat=a&chat=a"[..], &b""[..]),
+            (b"chat=a", b"chat=a"),
+            (b"chat=a&signature=1", b"signature=1"),
+            (b"chat=a&crc=1&crc=2", b""),
+            (b"chat=a&chat", b""),
+        ] {
+            assert_eq!(read(q, CT, b), Err(EdgeError::DuplicateParameter));
+        }
+    }
+
+    #[test]
+    fn missing_chat() {
+        assert_eq!(
+            read(b"signature=ab", None, b""),
+            Err(EdgeError::MissingChat)
+        );
+        assert_eq!(read(b"", None, b""), Err(EdgeError::MissingChat));
+    }
+
+    #[test]
+    fn other_media_types_are_refused_only_with_a_body() {
+        for ct in [
+            None,
+            Some("application/json"),
+            Some("multipart/form-data; boundary=x"),
+            Some("text/plain"),
+        ] {
+            assert_eq!(
+                read(b"chat=a", ct, b"{}"),
+                Err(EdgeError::UnsupportedMediaType)
+            );
+            assert!(read(b"chat=a", ct, b"").is_ok());
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics(q in proptest::collection::vec(any::<u8>(), 0..200),
+                        b in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = read(&q, CT, &b);
+        }
+
+        #[test]
+        fn encoded_values_round_trip(chat in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let encoded: String = percent_encoding::percent_encode(&chat, percent_encoding::NON_ALPHANUMERIC).to_string();
+            let p = read(format!("chat={encoded}").as_bytes(), None, b"").unwrap();
+            prop_assert_eq!(p.chat, chat);
+        }
+    }
+}

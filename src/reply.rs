@@ -1,0 +1,32 @@
+//! A response described as data: status, headers and body bytes. The core decides replies;
+//! the shell copies them into a `worker::Response`.
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    /// A JSON reply with `content-type: application/json`.
+    pub fn json<T: Serialize + ?Sized>(status: u16, value: &T) -> Reply {
+        // Serializing our own plain structures cannot fail; an empty object is a safe fallback.
+        let body = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
+        Reply {
+            status,
+            headers: vec![("content-type", "application/json".into())],
+            body,
+        }
+    }
+
+    /// `{"status": <status_word>, "id": <event id>}` — the success answers of a delivery.
+    pub fn delivery(status: u16, status_word: &str, id: &str) -> Reply {
+        Reply::json(
+            status,
+            &serde_json::json!({ "status": status_word, "id": id }),
+        )
+    }
+}

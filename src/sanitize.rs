@@ -1,0 +1,183 @@
+//! Credential removal (SPEC §4): every `scheme://userinfo@host…` in any string of the chat —
+//! values and keys, at any depth — loses its `userinfo@`. Text that is not such a URL is left
+//! byte-for-byte as it was.
+//!
+//! A URL's authority starts after `://` and ends at the first `/`, `?`, `#`, `\`, whitespace,
+//! control character, `"`, `<`, `>` or `` ` ``; when it contains `@`, everything up to and
+//! including its last `@` is the userinfo (as URL parsers read it). The scheme is the run of
+//! `[A-Za-z0-9+.-]` before `://` and must hold a letter.
+
+use serde_json::{Map, Value};
+
+fn ends_authority(c: char) -> bool {
+    matches!(c, '/' | '?' | '#' | '\\' | '"' | '<' | '>' | '`')
+        || c.is_whitespace()
+        || c.is_control()
+}
+
+fn is_scheme_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.')
+}
+
+/// Whether the bytes before `://` at `at` form a scheme.
+fn has_scheme(text: &str, at: usize) -> bool {
+    text.as_bytes()[..at]
+        .iter()
+        .rev()
+        .take_while(|&&b| is_scheme_byte(b))
+        .any(u8::is_ascii_alphabetic)
+}
+
+/// The string without URL userinfo, or `None` when there was none (no allocation).
+pub fn strip_userinfo(text: &str) -> Option<String> {
+    let mut out: Option<String> = None;
+    // `copied` is how much of `text` has been accounted for in `out`.
+    let mut copied = 0;
+    let mut search = 0;
+    while let Some(found) = text[search..].find("://") {
+        let sep = search + found;
+        let authority_start = sep + 3;
+        let authority_len = text[authority_start..]
+            .find(ends_authority)
+            .unwrap_or(text.len() - authority_start);
+        let authority = &text[authority_start..authority_start + authority_len];
+        search = authority_start;
+        if !has_scheme(text, sep) {
+            continue;
+        }
+        if let Some(at) = authority.rfind('@') {
+            let buf = out.get_or_insert_with(|| String::with_capacity(text.len()));
+            buf.push_str(&text[copied..authority_start]);
+            copied = authority_start + at + 1;
+            search = copied;
+        }
+    }
+    out.map(|mut buf| {
+        buf.push_str(&text[copied..]);
+        buf
+    })
+}
+
+/// Removes userinfo from every string in the tree, in place.
+pub fn sanitize(value: &mut Value) {
+    match value {
+        Value::String(s) => {
+            if let Some(clean) = strip_userinfo(s) {
+                *s = clean;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(sanitize),
+        Value::Object(map) => {
+            if map.keys().any(|k| k.contains("://")) {
+                let old = std::mem::take(map);
+                *map = old
+                    .into_iter()
+                    .map(|(k, v)| (strip_userinfo(&k).unwrap_or(k), v))
+                    .collect::<Map<_, _>>();
+            }
+            map.values_mut().for_each(sanitize);
+        }
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn strip(s: &str) -> String {
+        strip_userinfo(s).unwrap_or_else(|| s.to_string())
+    }
+
+    /// Whether any `scheme://…@` with the `@` inside the authority is left.
+    pub(crate) fn has_userinfo(text: &str) -> bool {
+        text.match_indices("://").any(|(sep, _)| {
+            let rest = &text[sep + 3..];
+            let authority = &rest[..rest.find(ends_authority).unwrap_or(rest.len())];
+            has_scheme(text, sep) && authority.contains('@')
+        })
+    }
+
+    #[test]
+    fn spec_examples() {
+        assert_eq!(
+            strip("https://bob:pw@crm.example.com/x"),
+            "https://crm.example.com/x"
+        );
+        assert_eq!(
+            strip("HTTPS://bob:pw@crm.example.com"),
+            "HTTPS://crm.example.com"
+        );
+        assert_eq!(
+            strip("see ftp://u@files.example/a?b#c now"),
+            "see ftp://files.example/a?b#c now"
+        );
+        for same in [
+            "bob@example.com",
+            "https://host/a@b",
+            "mailto:bob@example.com",
+            "https://host?q=a@b",
+            "https://host#a@b",
+            "://user@host",
+            "Привет, 👋 bob@mail.ru",
+        ] {
+            assert_eq!(strip_userinfo(same), None, "{same}");
+        }
+    }
+
+    #[test]
+    fn several_urls_and_odd_userinfo() {
+        assert_eq!(
+            strip("a http://x:1@h1/p and https://y@h2 end"),
+            "a http://h1/p and https://h2 end"
+        );
+        assert_eq!(strip("https://a@b@host/x"), "https://host/x");
+        assert_eq!(strip("https://u:p%40w@host"), "https://host");
+        assert_eq!(strip("1http://u@h"), "1http://h");
+        assert_eq!(
+            strip(r#"<a href="https://u:p@h">me@x</a>"#),
+            r#"<a href="https://h">me@x</a>"#
+        );
+        assert_eq!(
+            strip("git+ssh://git@github.example/r"),
+            "git+ssh://github.example/r"
+        );
+    }
+
+    #[test]
+    fn tree_is_walked_everywhere() {
+        let mut v = serde_json::json!({
+            "start_page": {"url": "https://bob:pw@crm.example.com/x"},
+            "messages": [{"message": "go to http://a:b@c.example"}, 1, null, true],
+            "https://k:s@key.example": "x",
+            "n": 12
+        });
+        sanitize(&mut v);
+        assert_eq!(
+            v,
+            serde_json::json!({
+                "start_page": {"url": "https://crm.example.com/x"},
+                "messages": [{"message": "go to http://c.example"}, 1, null, true],
+                "https://key.example": "x",
+                "n": 12
+            })
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn leaves_no_userinfo_and_is_idempotent(
+            s in "([a-zA-Z0-9+.-]{0,4}(://)?[a-z:@/ ?#\"]{0,6}){0,6}|\\PC{0,40}"
+        ) {
+            let once = strip(&s);
+            prop_assert!(!has_userinfo(&once), "{:?} -> {:?}", s, once);
+            prop_assert_eq!(strip(&once), once.clone());
+        }
+
+        #[test]
+        fn strings_without_urls_are_untouched(s in "[^:]{0,60}|[^@]{0,60}") {
+            prop_assert_eq!(strip_userinfo(&s), None);
+        }
+    }
+}
