@@ -1,7 +1,7 @@
 //! The forwarded event (SPEC §4–§5): the event type, the deterministic event id, the clean chat
 //! (credentials stripped, timestamps normalized) and the JSON body sent to the origin.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -10,7 +10,7 @@ use crate::signature::Scheme;
 use crate::timestamp;
 
 /// Webim's three chat events; the event is known only by the URL called.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventType {
     ChatStarted,
@@ -121,6 +121,22 @@ impl Event {
             body,
         }
     }
+
+    /// Reads an event back from its body (a queue message), taking the type and id from it.
+    pub fn from_body(body: Vec<u8>) -> Option<Event> {
+        #[derive(Deserialize)]
+        struct Head {
+            #[serde(rename = "type")]
+            event_type: EventType,
+            id: String,
+        }
+        let head: Head = serde_json::from_slice(&body).ok()?;
+        Some(Event {
+            event_type: head.event_type,
+            id: head.id,
+            body,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -164,6 +180,11 @@ mod tests {
         );
         assert_eq!(v["chat"]["messages"][0]["message"], "Привет 👋");
         assert_eq!(v["chat"]["x"]["u"], "https://h/p");
+        assert_eq!(Event::from_body(e.body.clone()), Some(e.clone()));
+        assert_eq!(
+            Event::from_body(b"{\"type\":\"chat_x\",\"id\":\"evt_1\"}".to_vec()),
+            None
+        );
         let text = String::from_utf8(e.body).unwrap();
         assert!(
             text.contains("123456789012345678901234567890"),

@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use crate::event::Event;
 use crate::pipeline::Accepted;
 use crate::timestamp;
 
@@ -12,11 +13,15 @@ use crate::timestamp;
 pub struct Trace {
     /// When the request arrived, RFC 3339 UTC; set by [`Trace::line`].
     time: String,
-    /// `/healthz`, `/webim/<event>`, or `other` for unknown paths (which are not logged).
+    /// `/healthz`, `/webim/<event>`, `queue` for a queued delivery attempt, or `other` for
+    /// unknown paths (which are not logged).
     pub route: &'static str,
-    /// `forwarded`, `queued`, `duplicate`, `ok`, or an error code.
+    /// `forwarded`, `queued`, `duplicate`, `ok` or an error code for requests; `delivered`,
+    /// `origin_unavailable`, `origin_rejected` or `malformed_message` for queue attempts.
     pub outcome: &'static str,
-    pub status: u16,
+    /// The HTTP status answered (requests only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub event: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -29,6 +34,15 @@ pub struct Trace {
     pub key_index: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub origin_status: Option<u16>,
+    /// Why a queued-mode request was delivered directly: `too_large` or `enqueue_failed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<&'static str>,
+    /// Which delivery of a queue message this was (1-based).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
+    /// Seconds until the next attempt of a queue message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_in_s: Option<u32>,
     /// Names of bad settings, when the request failed as `misconfigured`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub problems: Vec<&'static str>,
@@ -37,10 +51,22 @@ pub struct Trace {
 }
 
 impl Trace {
+    pub fn new(route: &'static str) -> Trace {
+        Trace {
+            route,
+            ..Trace::default()
+        }
+    }
+
+    /// Records which event this is about.
+    pub fn event(&mut self, event: &Event) {
+        self.event = Some(event.event_type.as_str());
+        self.id = Some(event.id.clone());
+    }
+
     /// Records an accepted delivery.
     pub fn accepted(&mut self, accepted: &Accepted) {
-        self.event = Some(accepted.event.event_type.as_str());
-        self.id = Some(accepted.event.id.clone());
+        self.event(&accepted.event);
         self.chat_id.clone_from(&accepted.chat_id);
         self.scheme = Some(accepted.verified.scheme.as_str());
         self.key_index = Some(accepted.verified.key_index);
@@ -63,7 +89,7 @@ mod tests {
         let trace = Trace {
             route: "/webim/chat_started",
             outcome: "forwarded",
-            status: 200,
+            status: Some(200),
             event: Some("chat_started"),
             id: Some("evt_1".into()),
             chat_id: Some("42".into()),

@@ -5,6 +5,7 @@
 
 use serde_json::Value;
 
+use crate::delivery::OriginAnswer;
 use crate::error::EdgeError;
 use crate::event::{clean_chat, Event, EventType};
 use crate::params;
@@ -109,13 +110,24 @@ pub fn accept(
     })
 }
 
-/// SPEC §7 direct delivery: the origin's status (`None` when it did not answer in time)
-/// decides between 200 `forwarded` and 502 `origin_unavailable`.
-pub fn delivered(id: &str, origin_status: Option<u16>) -> Result<Reply, EdgeError> {
-    match origin_status {
-        Some(200..=299) => Ok(Reply::delivery(200, "forwarded", id)),
-        _ => Err(EdgeError::OriginUnavailable),
+/// SPEC §7 direct delivery: the origin's answer decides between 200 `forwarded` and 502
+/// `origin_unavailable`.
+pub fn delivered(id: &str, answer: &OriginAnswer) -> Result<Reply, EdgeError> {
+    if answer.accepted() {
+        Ok(Reply::delivery(200, "forwarded", id))
+    } else {
+        Err(EdgeError::OriginUnavailable)
     }
+}
+
+/// SPEC §7 queued delivery: 202 `queued`.
+pub fn queued(id: &str) -> Reply {
+    Reply::delivery(202, "queued", id)
+}
+
+/// SPEC §6: an id delivered or queued before is answered 200 `duplicate`.
+pub fn duplicate(id: &str) -> Reply {
+    Reply::delivery(200, "duplicate", id)
 }
 
 #[cfg(test)]
@@ -267,12 +279,22 @@ mod tests {
 
     #[test]
     fn delivery_answers() {
-        assert_eq!(delivered("evt_1", Some(204)).unwrap().status, 200);
+        let answer = |status| OriginAnswer {
+            status,
+            retry_after: None,
+        };
+        assert_eq!(delivered("evt_1", &answer(Some(204))).unwrap().status, 200);
         for status in [None, Some(301), Some(404), Some(500), Some(503)] {
             assert_eq!(
-                delivered("evt_1", status),
+                delivered("evt_1", &answer(status)),
                 Err(EdgeError::OriginUnavailable)
             );
         }
+        assert_eq!(queued("evt_1").status, 202);
+        let dup: serde_json::Value = serde_json::from_slice(&duplicate("evt_1").body).unwrap();
+        assert_eq!(
+            dup,
+            serde_json::json!({"status": "duplicate", "id": "evt_1"})
+        );
     }
 }

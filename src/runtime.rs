@@ -1,16 +1,18 @@
 //! The Workers-runtime side of webim-edge: turns a `worker::Request` and `Env` into the core's
-//! inputs, performs the origin fetch with its timeout, and copies a [`Reply`] into a
-//! `worker::Response`. Nothing here decides; it only carries.
+//! inputs, and the core's decisions into origin fetches (with their timeout), queue sends,
+//! KV reads and writes, queue acknowledgements and responses. Nothing here decides; it carries.
 
 use std::time::Duration;
 
-use futures_util::future::{select, Either};
-use worker::js_sys::Uint8Array;
+use futures_util::future::{join_all, select, Either};
+use worker::js_sys::{Object, Reflect, Uint8Array};
+use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::{
-    AbortController, Date, Delay, Env, Fetch, Headers, Method, Request, RequestInit,
-    RequestRedirect, Response,
+    AbortController, Date, Delay, Env, Fetch, Headers, KvStore, Method, Queue, QueueContentType,
+    RawMessageBuilder, Request, RequestInit, RequestRedirect, Response,
 };
 
+use crate::delivery::{self, Next, OriginAnswer};
 use crate::error::EdgeError;
 use crate::event::Event;
 use crate::log::Trace;
@@ -27,6 +29,10 @@ fn header(req: &Request, name: &str) -> Option<String> {
     req.headers().get(name).ok().flatten()
 }
 
+fn now_secs() -> u64 {
+    Date::now().as_millis() / 1000
+}
+
 /// Runs one request through the pipeline, noting in `trace` what the log may say.
 pub async fn handle(
     mut req: Request,
@@ -35,9 +41,7 @@ pub async fn handle(
     trace: &mut Trace,
 ) -> Result<Reply, EdgeError> {
     let url = req.url().map_err(|_| EdgeError::NotFound)?;
-    trace.route = "other";
-    let route = pipeline::route(req.method().as_ref(), url.path())?;
-    let event_type = match route {
+    let event_type = match pipeline::route(req.method().as_ref(), url.path())? {
         Route::Health => {
             trace.route = "/healthz";
             trace.outcome = "ok";
@@ -67,31 +71,84 @@ pub async fn handle(
         now_ms,
     )?;
     trace.accepted(&accepted);
-    let origin_status = forward(&settings, &accepted.event).await;
-    trace.origin_status = origin_status;
-    let reply = pipeline::delivered(&accepted.event.id, origin_status)?;
+    let event = &accepted.event;
+
+    let dedup = env.kv("DEDUP").ok();
+    if let Some(kv) = &dedup {
+        // A failed lookup delivers: a duplicate at the origin is better than a lost event.
+        if matches!(kv.get(&event.id).text().await, Ok(Some(_))) {
+            trace.outcome = "duplicate";
+            return Ok(pipeline::duplicate(&event.id));
+        }
+    }
+    let reply = deliver(env, &settings, event, trace).await?;
+    if let Some(kv) = &dedup {
+        record(kv, &event.id, trace.outcome, settings.dedup_ttl_seconds).await;
+    }
+    Ok(reply)
+}
+
+/// Enqueues the event when a queue is bound and it fits; otherwise, or when the enqueue
+/// fails, forwards it directly.
+async fn deliver(
+    env: &Env,
+    settings: &Settings,
+    event: &Event,
+    trace: &mut Trace,
+) -> Result<Reply, EdgeError> {
+    if let Ok(queue) = env.queue("EVENTS") {
+        if !delivery::fits_queue(event.body.len()) {
+            trace.fallback = Some("too_large");
+        } else if enqueue(&queue, event).await.is_ok() {
+            trace.outcome = "queued";
+            return Ok(pipeline::queued(&event.id));
+        } else {
+            trace.fallback = Some("enqueue_failed");
+        }
+    }
+    let answer = forward(settings, event).await;
+    trace.origin_status = answer.status;
+    let reply = pipeline::delivered(&event.id, &answer)?;
     trace.outcome = "forwarded";
     Ok(reply)
 }
 
-/// One delivery attempt to the origin: the origin's status, or `None` when it could not be
-/// reached or did not answer within `ORIGIN_TIMEOUT_MS`. Redirects are not followed, so the
-/// event and its headers never go anywhere but `ORIGIN_URL`.
-pub async fn forward(settings: &Settings, event: &Event) -> Option<u16> {
-    let now_secs = Date::now().as_millis() / 1000;
+async fn enqueue(queue: &Queue, event: &Event) -> worker::Result<()> {
+    let body = Uint8Array::from(event.body.as_slice());
+    queue
+        .send_raw(RawMessageBuilder::new(body.into()).build_with_content_type(QueueContentType::V8))
+        .await
+}
+
+/// Remembers a delivered or queued id for the dedup window. A failed write only means a
+/// later retry of the same call may be delivered again.
+async fn record(kv: &KvStore, id: &str, outcome: &str, ttl_seconds: u64) {
+    if let Ok(put) = kv.put(id, outcome) {
+        let _ = put.expiration_ttl(ttl_seconds).execute().await;
+    }
+}
+
+/// One delivery attempt to the origin. `status` is `None` when it could not be reached or did
+/// not answer within `ORIGIN_TIMEOUT_MS`. Redirects are not followed, so the event and its
+/// headers never go anywhere but `ORIGIN_URL`.
+pub async fn forward(settings: &Settings, event: &Event) -> OriginAnswer {
     let outbound = settings
         .origin
-        .request(event, settings.signing_key.as_ref(), now_secs);
+        .request(event, settings.signing_key.as_ref(), now_secs());
     let headers = Headers::new();
     for (name, value) in &outbound.headers {
-        headers.set(name, value).ok()?;
+        if headers.set(name, value).is_err() {
+            return OriginAnswer::default();
+        }
     }
     let mut init = RequestInit::new();
     init.with_method(Method::Post)
         .with_headers(headers)
         .with_redirect(RequestRedirect::Manual)
         .with_body(Some(Uint8Array::from(event.body.as_slice()).into()));
-    let request = Request::new_with_init(&outbound.url, &init).ok()?;
+    let Ok(request) = Request::new_with_init(&outbound.url, &init) else {
+        return OriginAnswer::default();
+    };
     let controller = AbortController::default();
     let signal = controller.signal();
     let fetch = Fetch::Request(request);
@@ -100,13 +157,95 @@ pub async fn forward(settings: &Settings, event: &Event) -> Option<u16> {
         settings.origin_timeout_ms.into()
     )));
     match select(send, timeout).await {
-        Either::Left((Ok(response), _)) => Some(response.status_code()),
-        Either::Left((Err(_), _)) => None,
+        Either::Left((Ok(response), _)) => OriginAnswer {
+            status: Some(response.status_code()),
+            retry_after: response.headers().get("retry-after").ok().flatten(),
+        },
+        Either::Left((Err(_), _)) => OriginAnswer::default(),
         Either::Right(((), _)) => {
             controller.abort();
-            None
+            OriginAnswer::default()
         }
     }
+}
+
+/// Forwards every message of a queue batch, concurrently, acknowledging or retrying each
+/// one on its own so one bad event never holds back or re-sends the rest.
+pub async fn consume(batch: worker::worker_sys::MessageBatch, env: &Env) {
+    let Ok(messages) = batch.messages() else {
+        return;
+    };
+    let settings = match settings(env) {
+        Ok(settings) => settings,
+        Err(problems) => {
+            let mut trace = Trace::new("queue");
+            trace.outcome = "misconfigured";
+            trace.problems = problems;
+            let now = Date::now().as_millis();
+            worker::console_log!("{}", trace.line(now, now));
+            let _ = batch.retry_all(JsValue::NULL);
+            return;
+        }
+    };
+    let attempts = messages
+        .iter()
+        .map(|message| attempt(&settings, message.unchecked_into()));
+    join_all(attempts).await;
+}
+
+/// One attempt at one queued event, logged as one line.
+async fn attempt(settings: &Settings, message: worker::worker_sys::Message) {
+    let started_ms = Date::now().as_millis();
+    // `attempts` counts deliveries of this message, starting at 1.
+    let attempt = Reflect::get(&message, &JsValue::from_str("attempts"))
+        .ok()
+        .and_then(|n| n.as_f64())
+        .map_or(1, |n| n as u32);
+    let mut trace = Trace::new("queue");
+    trace.attempt = Some(attempt);
+    let event = message
+        .body()
+        .ok()
+        .filter(|body| body.is_instance_of::<Uint8Array>())
+        .and_then(|body| Event::from_body(Uint8Array::new(&body).to_vec()));
+    let next = match &event {
+        Some(event) => {
+            trace.event(event);
+            let answer = forward(settings, event).await;
+            trace.origin_status = answer.status;
+            delivery::after_attempt(&answer, attempt, now_secs(), settings.retry_base_seconds)
+        }
+        // Not ours to read: retried until it reaches the dead-letter queue for an operator.
+        None => Next::Retry {
+            delay_seconds: delivery::backoff_seconds(attempt, settings.retry_base_seconds) as u32,
+            rejected: true,
+        },
+    };
+    match next {
+        Next::Done => {
+            trace.outcome = "delivered";
+            let _ = message.ack();
+        }
+        Next::Retry {
+            delay_seconds,
+            rejected,
+        } => {
+            trace.outcome = match (&event, rejected) {
+                (None, _) => "malformed_message",
+                (Some(_), true) => "origin_rejected",
+                (Some(_), false) => "origin_unavailable",
+            };
+            trace.retry_in_s = Some(delay_seconds);
+            let options = Object::new();
+            let _ = Reflect::set(
+                &options,
+                &JsValue::from_str("delaySeconds"),
+                &JsValue::from(delay_seconds),
+            );
+            let _ = message.retry(options.into());
+        }
+    }
+    worker::console_log!("{}", trace.line(started_ms, Date::now().as_millis()));
 }
 
 /// Copies a [`Reply`] into a runtime response.

@@ -19,9 +19,10 @@ pub const ORIGIN_TIMEOUT_MS: &str = "ORIGIN_TIMEOUT_MS";
 pub const INBOUND_BASIC_AUTH: &str = "INBOUND_BASIC_AUTH";
 pub const MAX_BODY_BYTES: &str = "MAX_BODY_BYTES";
 pub const DEDUP_TTL_SECONDS: &str = "DEDUP_TTL_SECONDS";
+pub const RETRY_BASE_SECONDS: &str = "RETRY_BASE_SECONDS";
 
 /// Every string setting the worker reads, in the order problems are reported.
-pub const NAMES: [&str; 8] = [
+pub const NAMES: [&str; 9] = [
     WEBIM_PRIVATE_KEYS,
     WEBIM_API_VERSION,
     ORIGIN_URL,
@@ -30,6 +31,7 @@ pub const NAMES: [&str; 8] = [
     INBOUND_BASIC_AUTH,
     MAX_BODY_BYTES,
     DEDUP_TTL_SECONDS,
+    RETRY_BASE_SECONDS,
 ];
 
 /// Cloudflare KV refuses expirations shorter than 60 seconds.
@@ -48,6 +50,8 @@ pub struct Settings {
     inbound_credentials: Vec<[u8; 32]>,
     pub max_body_bytes: u64,
     pub dedup_ttl_seconds: u64,
+    /// First queue retry delay; later ones double, up to 900 s.
+    pub retry_base_seconds: u64,
 }
 
 impl fmt::Debug for Settings {
@@ -61,6 +65,7 @@ impl fmt::Debug for Settings {
             .field("inbound_credentials", &self.inbound_credentials.len())
             .field("max_body_bytes", &self.max_body_bytes)
             .field("dedup_ttl_seconds", &self.dedup_ttl_seconds)
+            .field("retry_base_seconds", &self.retry_base_seconds)
             .finish()
     }
 }
@@ -127,6 +132,10 @@ impl Settings {
             number(get(DEDUP_TTL_SECONDS), 86_400u64).filter(|&n| n >= MIN_DEDUP_TTL_SECONDS);
         check(DEDUP_TTL_SECONDS, dedup_ttl_seconds.is_some());
 
+        let retry_base_seconds =
+            number(get(RETRY_BASE_SECONDS), 5u64).filter(|n| (1..=900).contains(n));
+        check(RETRY_BASE_SECONDS, retry_base_seconds.is_some());
+
         let (
             false,
             Some(api_version),
@@ -136,6 +145,7 @@ impl Settings {
             Some(inbound_credentials),
             Some(max_body_bytes),
             Some(dedup_ttl_seconds),
+            Some(retry_base_seconds),
         ) = (
             keys.is_empty(),
             api_version,
@@ -145,6 +155,7 @@ impl Settings {
             inbound_credentials,
             max_body_bytes,
             dedup_ttl_seconds,
+            retry_base_seconds,
         )
         else {
             return Err(problems);
@@ -158,6 +169,7 @@ impl Settings {
             inbound_credentials: inbound_credentials.unwrap_or_default(),
             max_body_bytes,
             dedup_ttl_seconds,
+            retry_base_seconds,
         })
     }
 
@@ -249,6 +261,7 @@ mod tests {
         assert_eq!(s.origin_timeout_ms, 10_000);
         assert_eq!(s.max_body_bytes, 1_048_576);
         assert_eq!(s.dedup_ttl_seconds, 86_400);
+        assert_eq!(s.retry_base_seconds, 5);
         assert!(s.signing_key.is_none());
         assert!(!s.requires_basic_auth());
         assert!(s.basic_auth_ok(None));
@@ -278,6 +291,7 @@ mod tests {
             (INBOUND_BASIC_AUTH, "nocolon"),
             (MAX_BODY_BYTES, "-1"),
             (DEDUP_TTL_SECONDS, "5"),
+            (RETRY_BASE_SECONDS, "0"),
         ])
         .unwrap_err();
         assert_eq!(problems, NAMES.to_vec());

@@ -56,9 +56,10 @@ export async function startOrigin() {
     const chunks = [];
     req.on("data", (c) => chunks.push(c));
     req.on("end", async () => {
-      const record = { method: req.method, url: req.url, headers: req.headers, body: Buffer.concat(chunks).toString("utf8") };
+      const record = { at: Date.now(), method: req.method, url: req.url, headers: req.headers, body: Buffer.concat(chunks).toString("utf8") };
       origin.received.push(record);
       const answer = await origin.respond(record);
+      record.status = answer.status;
       if (answer.hang) return;
       res.writeHead(answer.status, answer.headers ?? {});
       res.end(answer.body ?? "");
@@ -73,10 +74,14 @@ export async function startOrigin() {
   return origin;
 }
 
-/** The built worker in Miniflare with `bindings`; `logs` collects its stdout lines. */
+/**
+ * The built worker in Miniflare with `bindings`; `logs` collects its stdout lines.
+ * `options.worker` adds per-worker options (queues, KV); `options.workers` adds other workers.
+ */
 export async function startEdge(bindings, options = {}) {
   const logs = [];
-  const mf = new Miniflare({
+  const edgeWorker = {
+    name: "webim-edge",
     scriptPath: "build/worker/shim.mjs",
     modules: true,
     modulesRules: [
@@ -85,6 +90,10 @@ export async function startEdge(bindings, options = {}) {
     ],
     compatibilityDate: COMPATIBILITY_DATE,
     bindings,
+    ...options.worker,
+  };
+  const mf = new Miniflare({
+    workers: [edgeWorker, ...(options.workers ?? [])],
     handleRuntimeStdio(stdout, stderr) {
       for (const stream of [stdout, stderr]) {
         let rest = "";
@@ -95,7 +104,6 @@ export async function startEdge(bindings, options = {}) {
         });
       }
     },
-    ...options,
   });
   await mf.ready;
   const edge = {
@@ -115,8 +123,8 @@ export async function startEdge(bindings, options = {}) {
       return edge.send(`/webim/${type}${query}`, init);
     },
     /** Log lines parsed as JSON (the worker's own lines), waiting until at least `n` exist. */
-    async logLines(n = 1) {
-      for (let i = 0; i < 100; i++) {
+    async logLines(n = 1, timeoutMs = 2000) {
+      for (let i = 0; i < timeoutMs / 20; i++) {
         const parsed = logs.flatMap((l) => { try { return [JSON.parse(l)]; } catch { return []; } });
         if (parsed.length >= n) return parsed;
         await new Promise((r) => setTimeout(r, 20));
@@ -126,4 +134,15 @@ export async function startEdge(bindings, options = {}) {
     dispose: () => mf.dispose(),
   };
   return edge;
+}
+
+/** Waits until `check()` returns a truthy value, polling; fails after `timeoutMs`. */
+export async function eventually(check, timeoutMs, what = "condition") {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }

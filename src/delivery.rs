@@ -1,0 +1,189 @@
+//! Delivery policy (SPEC §7): whether an event fits a queue message, what an origin's answer
+//! means for a queued event, and how long to wait before the next attempt.
+
+use crate::timestamp;
+
+/// Cloudflare Queues accept messages up to 128 KB; the rest is headroom for the message's own
+/// serialization. Larger events are delivered directly.
+pub const QUEUE_BODY_LIMIT: usize = 120 * 1024;
+
+/// The longest delay a queue retry may ask for (12 hours).
+pub const MAX_RETRY_DELAY_SECONDS: u64 = 12 * 3600;
+
+/// The cap of the exponential backoff alone.
+const MAX_BACKOFF_SECONDS: u64 = 900;
+
+pub fn fits_queue(body_len: usize) -> bool {
+    body_len <= QUEUE_BODY_LIMIT
+}
+
+/// What the origin said to one attempt: its status and `Retry-After`, or nothing at all
+/// (unreachable, reset, timed out).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OriginAnswer {
+    pub status: Option<u16>,
+    pub retry_after: Option<String>,
+}
+
+impl OriginAnswer {
+    pub fn accepted(&self) -> bool {
+        matches!(self.status, Some(200..=299))
+    }
+}
+
+/// What to do with a queued event after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// The origin took it: acknowledge the message.
+    Done,
+    /// Retry after `delay_seconds`. `rejected` marks a 4xx other than 408 and 429: the origin
+    /// refused this event, which is retried all the same so the dead-letter queue keeps it.
+    Retry { delay_seconds: u32, rejected: bool },
+}
+
+/// The wait before retry `n` (1-based): `min(base · 2^(n−1), 900)` seconds.
+pub fn backoff_seconds(retry: u32, base_seconds: u64) -> u64 {
+    let doublings = retry.saturating_sub(1).min(32);
+    base_seconds
+        .saturating_mul(1u64 << doublings)
+        .min(MAX_BACKOFF_SECONDS)
+}
+
+/// `Retry-After` as seconds from `now_secs`: delta-seconds or an HTTP date.
+pub fn retry_after_seconds(value: &str, now_secs: u64) -> Option<u64> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(secs);
+    }
+    let at = timestamp::parse_http_date(value)?;
+    Some(u64::try_from(at).ok()?.saturating_sub(now_secs))
+}
+
+/// The decision after attempt number `attempt` (1-based, as the queue counts deliveries).
+pub fn after_attempt(
+    answer: &OriginAnswer,
+    attempt: u32,
+    now_secs: u64,
+    base_seconds: u64,
+) -> Next {
+    if answer.accepted() {
+        return Next::Done;
+    }
+    let mut delay = backoff_seconds(attempt.max(1), base_seconds);
+    if matches!(answer.status, Some(429 | 503)) {
+        if let Some(asked) = answer
+            .retry_after
+            .as_deref()
+            .and_then(|v| retry_after_seconds(v, now_secs))
+        {
+            delay = delay.max(asked);
+        }
+    }
+    let delay = delay.min(MAX_RETRY_DELAY_SECONDS);
+    Next::Retry {
+        delay_seconds: u32::try_from(delay).unwrap_or(u32::MAX),
+        rejected: matches!(answer.status, Some(400..=499))
+            && !matches!(answer.status, Some(408 | 429)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(status: Option<u16>, retry_after: Option<&str>) -> OriginAnswer {
+        OriginAnswer {
+            status,
+            retry_after: retry_after.map(str::to_string),
+        }
+    }
+
+    fn delay(next: Next) -> u32 {
+        match next {
+            Next::Retry { delay_seconds, .. } => delay_seconds,
+            Next::Done => panic!("expected a retry"),
+        }
+    }
+
+    #[test]
+    fn backoff_doubles_from_five_seconds_and_caps_at_fifteen_minutes() {
+        let delays: Vec<u64> = (1..=10).map(|n| backoff_seconds(n, 5)).collect();
+        assert_eq!(delays, vec![5, 10, 20, 40, 80, 160, 320, 640, 900, 900]);
+        assert_eq!(backoff_seconds(u32::MAX, 5), 900);
+        assert_eq!(backoff_seconds(3, 1), 4);
+    }
+
+    #[test]
+    fn success_is_done_and_every_failure_is_retried() {
+        assert_eq!(after_attempt(&answer(Some(200), None), 1, 0, 5), Next::Done);
+        assert_eq!(after_attempt(&answer(Some(204), None), 3, 0, 5), Next::Done);
+        for status in [None, Some(301), Some(408), Some(429), Some(500), Some(503)] {
+            assert_eq!(
+                after_attempt(&answer(status, None), 2, 0, 5),
+                Next::Retry {
+                    delay_seconds: 10,
+                    rejected: false
+                },
+                "{status:?}"
+            );
+        }
+        for status in [400, 401, 404, 422] {
+            assert_eq!(
+                after_attempt(&answer(Some(status), None), 1, 0, 5),
+                Next::Retry {
+                    delay_seconds: 5,
+                    rejected: true
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn retry_after_lengthens_the_wait_on_429_and_503_only() {
+        assert_eq!(
+            delay(after_attempt(&answer(Some(503), Some("120")), 1, 0, 5)),
+            120
+        );
+        assert_eq!(
+            delay(after_attempt(&answer(Some(429), Some("1")), 3, 0, 5)),
+            20
+        );
+        assert_eq!(
+            delay(after_attempt(&answer(Some(500), Some("120")), 1, 0, 5)),
+            5
+        );
+        assert_eq!(
+            delay(after_attempt(&answer(Some(503), Some("999999")), 1, 0, 5)),
+            43_200
+        );
+        assert_eq!(
+            delay(after_attempt(&answer(Some(503), Some("soon")), 1, 0, 5)),
+            5
+        );
+        // 1994-11-06T08:49:37Z is 784111777; asked for 300 s later.
+        assert_eq!(
+            delay(after_attempt(
+                &answer(Some(503), Some("Sun, 06 Nov 1994 08:54:37 GMT")),
+                1,
+                784_111_777,
+                5
+            )),
+            300
+        );
+        assert_eq!(
+            delay(after_attempt(
+                &answer(Some(503), Some("Sun, 06 Nov 1994 08:49:37 GMT")),
+                1,
+                784_111_800,
+                5
+            )),
+            5
+        );
+    }
+
+    #[test]
+    fn queue_size_limit() {
+        assert!(fits_queue(QUEUE_BODY_LIMIT));
+        assert!(!fits_queue(QUEUE_BODY_LIMIT + 1));
+    }
+}
