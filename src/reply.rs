@@ -24,9 +24,33 @@ impl Reply {
 
     /// `{"status": <status_word>, "id": <event id>}` — the success answers of a delivery.
     pub fn delivery(status: u16, status_word: &str, id: &str) -> Reply {
+        #[derive(Serialize)]
+        struct Delivery<'a> {
+            status: &'a str,
+            id: &'a str,
+        }
         Reply::json(
             status,
-            &serde_json::json!({ "status": status_word, "id": id }),
+            &Delivery {
+                status: status_word,
+                id,
+            },
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delivery_answers_read_status_then_id() {
+        let reply = Reply::delivery(202, "queued", "evt_1");
+        assert_eq!(reply.status, 202);
+        assert_eq!(reply.body, br#"{"status":"queued","id":"evt_1"}"#);
+        assert_eq!(
+            reply.headers,
+            vec![("content-type", "application/json".to_string())]
+        );
     }
 }
