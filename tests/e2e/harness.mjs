@@ -93,6 +93,7 @@ export async function startEdge(bindings, options = {}) {
     ...options.worker,
   };
   const mf = new Miniflare({
+    ...(options.listen ? { host: "127.0.0.1", port: 0 } : {}),
     workers: [edgeWorker, ...(options.workers ?? [])],
     handleRuntimeStdio(stdout, stderr) {
       for (const stream of [stdout, stderr]) {
@@ -105,9 +106,11 @@ export async function startEdge(bindings, options = {}) {
       }
     },
   });
-  await mf.ready;
+  const url = await mf.ready;
   const edge = {
     mf,
+    /** The edge's base URL on loopback, when started with `listen`. */
+    url: options.listen ? url.origin : undefined,
     logs,
     /** Sends a request to the edge; resolves to { status, headers, text, json }. */
     async send(path, init = {}) {
