@@ -1,0 +1,134 @@
+#!/usr/bin/env node
+// npm run bench: the runtime benchmark. Each worker is served by workerd (through Miniflare)
+// on loopback in front of a fast local origin, and driven with the same signed 4 KB deliveries
+// at a fixed concurrency. Reports workerd's CPU time per request (from /proc schedstat),
+// requests per second and p50/p99 latency, then the sizes of the built bundle.
+//   usage: node bench/run.mjs [--requests 3000] [--concurrency 8]
+import { execFileSync } from "node:child_process";
+import { readFileSync, readdirSync } from "node:fs";
+import http from "node:http";
+import { parseArgs } from "node:util";
+import { gzipSync } from "node:zlib";
+import { Miniflare } from "miniflare";
+import { KEY, SIGNING_SECRET, delivery, sampleChat } from "../tests/e2e/harness.mjs";
+
+const { values } = parseArgs({ options: { requests: { type: "string", default: "3000" }, concurrency: { type: "string", default: "8" } } });
+const REQUESTS = Number(values.requests);
+const CONCURRENCY = Number(values.concurrency);
+const WARMUP = 300;
+const COMPATIBILITY_DATE = readFileSync("wrangler.toml", "utf8").match(/^compatibility_date = "(.+)"/m)[1];
+
+// A 4 KB chat, signed once; every request sends the same delivery.
+let chat = sampleChat();
+for (let i = 0; chat.length < 4096; i++) chat = sampleChat({ note: "Комментарий оператора 🙂 ".repeat(i) });
+const { init } = delivery(chat);
+
+const origin = http.createServer((req, res) => {
+  req.resume();
+  req.on("end", () => res.writeHead(204).end());
+});
+await new Promise((r) => origin.listen(0, "127.0.0.1", r));
+const bindings = { WEBIM_PRIVATE_KEYS: KEY, ORIGIN_URL: `http://127.0.0.1:${origin.address().port}/events`, ORIGIN_SIGNING_SECRET: SIGNING_SECRET };
+
+const workers = [
+  { name: "pass-through (floor)", options: { scriptPath: "bench/passthrough.mjs", modules: true } },
+  { name: "JavaScript + WebCrypto", options: { scriptPath: "bench/js-reference.mjs", modules: true } },
+  {
+    name: "webim-edge (Rust/wasm)",
+    options: {
+      scriptPath: "build/worker/shim.mjs",
+      modules: true,
+      modulesRules: [{ type: "ESModule", include: ["**/*.js", "**/*.mjs"] }, { type: "CompiledWasm", include: ["**/*.wasm"] }],
+    },
+  },
+];
+
+/** CPU time in µs of every thread of the workerd process. */
+function cpuMicros(pid) {
+  let ns = 0;
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    ns += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, "utf8").split(" ")[0]);
+  }
+  return ns / 1000;
+}
+
+function workerdPid() {
+  const out = execFileSync("ps", ["-o", "pid=,comm=", "--ppid", String(process.pid)], { encoding: "utf8" });
+  const line = out.split("\n").find((l) => l.includes("workerd"));
+  if (!line) throw new Error("workerd process not found");
+  return Number(line.trim().split(/\s+/)[0]);
+}
+
+async function drive(url, count) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+  const target = new URL("/webim/chat_started", url);
+  const latencies = [];
+  let failures = 0;
+  let next = 0;
+  const one = () =>
+    new Promise((resolve, reject) => {
+      const started = process.hrtime.bigint();
+      const req = http.request(target, { method: "POST", agent, headers: init.headers }, (res) => {
+        res.resume();
+        res.on("end", () => {
+          if (res.statusCode !== 200) failures++;
+          latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
+          resolve();
+        });
+      });
+      req.on("error", reject);
+      req.end(init.body);
+    });
+  const lane = async () => {
+    while (next < count) {
+      next++;
+      await one();
+    }
+  };
+  const started = process.hrtime.bigint();
+  await Promise.all(Array.from({ length: CONCURRENCY }, lane));
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))];
+  return { rps: count / seconds, p50: pct(50), p99: pct(99), failures };
+}
+
+const results = [];
+for (const worker of workers) {
+  // Worker log lines are discarded here, but still written by the worker.
+  const mf = new Miniflare({
+    host: "127.0.0.1",
+    port: 0,
+    compatibilityDate: COMPATIBILITY_DATE,
+    bindings,
+    handleRuntimeStdio: (stdout, stderr) => { stdout.resume(); stderr.resume(); },
+    ...worker.options,
+  });
+  const url = await mf.ready;
+  const pid = workerdPid();
+  await drive(url, WARMUP);
+  const before = cpuMicros(pid);
+  const run = await drive(url, REQUESTS);
+  const cpu = (cpuMicros(pid) - before) / REQUESTS;
+  results.push({ name: worker.name, cpu, ...run });
+  await mf.dispose();
+}
+origin.close();
+
+const [floor, js, edge] = results;
+console.log(`\nRuntime: ${REQUESTS} signed ${chat.length}-byte deliveries at concurrency ${CONCURRENCY}, workerd via Miniflare, loopback origin\n`);
+console.log("| worker | CPU µs/request | requests/s | p50 ms | p99 ms | non-200 |");
+console.log("|---|---|---|---|---|---|");
+for (const r of results) {
+  console.log(`| ${r.name} | ${r.cpu.toFixed(0)} | ${r.rps.toFixed(0)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.name.startsWith("pass") ? "—" : r.failures} |`);
+}
+console.log(`\nCPU ratios: webim-edge ÷ JavaScript = ${(edge.cpu / js.cpu).toFixed(2)} (target ≤ 1.0), webim-edge ÷ floor = ${(edge.cpu / floor.cpu).toFixed(2)} (target ≤ 1.5)`);
+
+console.log("\nBundle (budget: 200 KB gzipped for the wasm)\n");
+console.log("| file | raw bytes | gzipped bytes |");
+console.log("|---|---|---|");
+for (const file of ["build/index_bg.wasm", "build/index.js"]) {
+  const bytes = readFileSync(file);
+  console.log(`| ${file} | ${bytes.length} | ${gzipSync(bytes, { level: 9 }).length} |`);
+}
