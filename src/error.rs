@@ -88,9 +88,21 @@ impl EdgeError {
     /// The whole response: JSON body `{"error":{"code","message"}}` plus the headers the spec
     /// requires for this code.
     pub fn reply(self) -> Reply {
-        let body = serde_json::json!({
-            "error": { "code": self.code(), "message": self.message() }
-        });
+        #[derive(serde::Serialize)]
+        struct Detail {
+            code: &'static str,
+            message: &'static str,
+        }
+        #[derive(serde::Serialize)]
+        struct Body {
+            error: Detail,
+        }
+        let body = Body {
+            error: Detail {
+                code: self.code(),
+                message: self.message(),
+            },
+        };
         let mut reply = Reply::json(self.status(), &body);
         match self {
             EdgeError::MethodNotAllowed => reply.headers.push(("allow", "POST".into())),

@@ -1,17 +1,13 @@
-//! The forwarded event (SPEC §4–§5): the event type, the deterministic event id, the clean chat
-//! (credentials stripped, timestamps normalized) and the JSON body sent to the origin.
+//! The forwarded event (SPEC §5): the event type, the deterministic event id and the JSON body
+//! sent to the origin around the clean chat.
 
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::sanitize::sanitize;
 use crate::signature::Scheme;
 use crate::timestamp;
 
 /// Webim's three chat events; the event is known only by the URL called.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventType {
     ChatStarted,
     ChatAssigned,
@@ -59,24 +55,6 @@ pub fn event_id(event_type: EventType, signed_chat: &[u8]) -> String {
     format!("evt_{}", hex::encode(&digest[..16]))
 }
 
-/// Cleans a parsed chat in place: credentials out of every string, `created_at` of the chat
-/// and of each message normalized to RFC 3339 UTC.
-pub fn clean_chat(chat: &mut Value) {
-    sanitize(chat);
-    normalize_created_at(chat);
-    if let Some(Value::Array(messages)) = chat.get_mut("messages") {
-        messages.iter_mut().for_each(normalize_created_at);
-    }
-}
-
-fn normalize_created_at(object: &mut Value) {
-    if let Some(Value::String(at)) = object.get_mut("created_at") {
-        if let Some(utc) = timestamp::normalize(at) {
-            *at = utc;
-        }
-    }
-}
-
 /// An event ready to forward or enqueue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
@@ -86,35 +64,28 @@ pub struct Event {
     pub body: Vec<u8>,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    #[serde(rename = "type")]
-    event_type: EventType,
-    id: &'a str,
-    received_at: String,
-    signature_scheme: &'static str,
-    chat: &'a Value,
-}
-
 impl Event {
-    /// Builds the event from the signed chat bytes (for the id) and the clean chat.
+    /// Builds the event from the signed chat bytes (for the id) and the clean chat's JSON.
     pub fn new(
         event_type: EventType,
         signed_chat: &[u8],
-        clean_chat: &Value,
+        clean_chat: &[u8],
         scheme: Scheme,
         received_at_ms: u64,
     ) -> Event {
         let id = event_id(event_type, signed_chat);
-        let body = Body {
-            event_type,
-            id: &id,
-            received_at: timestamp::format_millis(received_at_ms),
-            signature_scheme: scheme.as_str(),
-            chat: clean_chat,
-        };
-        // A `Value` with string keys always serializes.
-        let body = serde_json::to_vec(&body).unwrap_or_default();
+        // Every piece but the chat is plain ASCII that needs no escaping.
+        let head = format!(
+            r#"{{"type":"{}","id":"{}","received_at":"{}","signature_scheme":"{}","chat":"#,
+            event_type.as_str(),
+            id,
+            timestamp::format_millis(received_at_ms),
+            scheme.as_str()
+        );
+        let mut body = Vec::with_capacity(head.len() + clean_chat.len() + 1);
+        body.extend_from_slice(head.as_bytes());
+        body.extend_from_slice(clean_chat);
+        body.push(b'}');
         Event {
             event_type,
             id,
@@ -122,18 +93,22 @@ impl Event {
         }
     }
 
-    /// Reads an event back from its body (a queue message), taking the type and id from it.
+    /// Reads an event back from its body (a queue message). The body is one that
+    /// [`Event::new`] wrote, so its type and id are read from its fixed opening.
     pub fn from_body(body: Vec<u8>) -> Option<Event> {
-        #[derive(Deserialize)]
-        struct Head {
-            #[serde(rename = "type")]
-            event_type: EventType,
-            id: String,
-        }
-        let head: Head = serde_json::from_slice(&body).ok()?;
+        let (event_type, id) = {
+            let text = std::str::from_utf8(body.get(..128.min(body.len()))?).ok()?;
+            let (name, rest) = text.strip_prefix(r#"{"type":""#)?.split_once('"')?;
+            let id = rest.strip_prefix(r#","id":""#)?.split_once('"')?.0;
+            let valid_id = id.len() == 36
+                && id.starts_with("evt_")
+                && id[4..].bytes().all(|b| b.is_ascii_hexdigit());
+            let event_type = EventType::ALL.into_iter().find(|t| t.as_str() == name)?;
+            (event_type, valid_id.then(|| id.to_string())?)
+        };
         Some(Event {
-            event_type: head.event_type,
-            id: head.id,
+            event_type,
+            id,
             body,
         })
     }
@@ -154,42 +129,29 @@ mod tests {
 
     #[test]
     fn body_has_the_spec_shape() {
-        let mut chat: Value = serde_json::from_str(
-            r#"{"id":7,"created_at":"2019-07-05T16:28:20 Z","x":{"u":"https://a:b@h/p"},
-                "messages":[{"created_at":"2019-07-05 19:28:20+03:00","message":"Привет 👋","kind":"visitor"}],
-                "big":123456789012345678901234567890,"f":1.0}"#,
-        )
-        .unwrap();
-        clean_chat(&mut chat);
+        let chat = r#"{"id":7,"big":123456789012345678901234567890,"f":1.0,"m":"Привет 👋"}"#;
         let e = Event::new(
             EventType::ChatClosed,
             b"raw",
-            &chat,
+            chat.as_bytes(),
             Scheme::Md5,
             1_795_550_400_123,
         );
-        let v: Value = serde_json::from_slice(&e.body).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&e.body).unwrap();
         assert_eq!(v["type"], "chat_closed");
         assert_eq!(v["id"], e.id.as_str());
         assert_eq!(v["received_at"], "2026-11-24T20:00:00.123Z");
         assert_eq!(v["signature_scheme"], "md5");
-        assert_eq!(v["chat"]["created_at"], "2019-07-05T16:28:20Z");
+        assert_eq!(v["chat"]["m"], "Привет 👋");
+        let text = String::from_utf8(e.body.clone()).unwrap();
+        assert!(text.starts_with(r#"{"type":"chat_closed","id":"evt_"#));
+        assert!(text.ends_with(
+            r#","chat":{"id":7,"big":123456789012345678901234567890,"f":1.0,"m":"Привет 👋"}}"#
+        ));
+        assert_eq!(Event::from_body(e.body.clone()), Some(e));
         assert_eq!(
-            v["chat"]["messages"][0]["created_at"],
-            "2019-07-05T16:28:20Z"
-        );
-        assert_eq!(v["chat"]["messages"][0]["message"], "Привет 👋");
-        assert_eq!(v["chat"]["x"]["u"], "https://h/p");
-        assert_eq!(Event::from_body(e.body.clone()), Some(e.clone()));
-        assert_eq!(
-            Event::from_body(b"{\"type\":\"chat_x\",\"id\":\"evt_1\"}".to_vec()),
+            Event::from_body(br#"{"type":"chat_x","id":"evt_1"}"#.to_vec()),
             None
         );
-        let text = String::from_utf8(e.body).unwrap();
-        assert!(
-            text.contains("123456789012345678901234567890"),
-            "big numbers keep every digit"
-        );
-        assert!(text.contains(r#""f":1.0"#), "numbers keep their form");
     }
 }

@@ -4,6 +4,7 @@
 //! Everything but [`runtime`] is a pure core with no `worker` import, tested natively; the
 //! entry points below and `runtime` are the shell that does the I/O.
 
+pub mod clean;
 pub mod delivery;
 pub mod error;
 pub mod event;

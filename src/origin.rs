@@ -6,7 +6,6 @@ use std::fmt;
 
 use base64::Engine as _;
 use percent_encoding::percent_decode_str;
-use url::Url;
 
 use crate::event::Event;
 use crate::webhook::SigningKey;
@@ -29,30 +28,60 @@ impl fmt::Debug for Origin {
     }
 }
 
+/// `host[:port]`: a DNS name or IPv4 address, or a bracketed IPv6 address, and an optional
+/// decimal port.
+fn valid_host_port(authority: &str) -> bool {
+    let (host, port) = match authority.rfind(':') {
+        Some(colon) if !authority[colon..].contains(']') => {
+            (&authority[..colon], Some(&authority[colon + 1..]))
+        }
+        _ => (authority, None),
+    };
+    let host_ok = if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        !v6.is_empty()
+            && v6
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || matches!(b, b':' | b'.'))
+    } else {
+        !host.is_empty()
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+    };
+    host_ok && port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.parse::<u16>().is_ok())
+}
+
 impl Origin {
     /// An absolute `http` or `https` URL with a host; `None` otherwise.
     pub fn parse(raw: &str) -> Option<Origin> {
-        let mut url = Url::parse(raw).ok()?;
-        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+        let (scheme, rest) = raw.split_once("://")?;
+        if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
             return None;
         }
-        let authorization = if url.username().is_empty() && url.password().is_none() {
-            None
-        } else {
-            let user = percent_decode_str(url.username()).collect::<Vec<u8>>();
-            let pass = percent_decode_str(url.password().unwrap_or("")).collect::<Vec<u8>>();
-            let mut pair = user;
+        let (authority, tail) = rest.split_at(rest.find(['/', '?', '#']).unwrap_or(rest.len()));
+        let (userinfo, host_port) = match authority.rfind('@') {
+            Some(at) => (Some(&authority[..at]), &authority[at + 1..]),
+            None => (None, authority),
+        };
+        if !valid_host_port(host_port)
+            || tail
+                .bytes()
+                .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+        {
+            return None;
+        }
+        let authorization = userinfo.map(|userinfo| {
+            let (user, pass) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+            let mut pair: Vec<u8> = percent_decode_str(user).collect();
             pair.push(b':');
-            pair.extend_from_slice(&pass);
-            url.set_username("").ok()?;
-            url.set_password(None).ok()?;
-            Some(format!(
+            pair.extend(percent_decode_str(pass));
+            format!(
                 "Basic {}",
                 base64::engine::general_purpose::STANDARD.encode(pair)
-            ))
-        };
+            )
+        });
         Some(Origin {
-            url: url.into(),
+            url: format!("{scheme}://{host_port}{tail}"),
             authorization,
         })
     }
@@ -123,6 +152,21 @@ mod tests {
         assert_eq!(o.url, "https://crm.example/in");
         assert_eq!(decoded(o.authorization.as_deref().unwrap()), "edge:p@ss");
         assert!(!format!("{o:?}").contains("edge"));
+    }
+
+    #[test]
+    fn ports_ipv6_and_scheme_case() {
+        assert_eq!(
+            Origin::parse("HTTP://127.0.0.1:8788/events").unwrap().url,
+            "HTTP://127.0.0.1:8788/events"
+        );
+        assert_eq!(
+            Origin::parse("https://[::1]:8443").unwrap().url,
+            "https://[::1]:8443"
+        );
+        let o = Origin::parse("https://a:b:c@[fe80::1]/x?y#z").unwrap();
+        assert_eq!(o.url, "https://[fe80::1]/x?y#z");
+        assert_eq!(decoded(o.authorization.as_deref().unwrap()), "a:b:c");
     }
 
     #[test]

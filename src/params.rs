@@ -4,8 +4,6 @@
 
 use std::borrow::Cow;
 
-use percent_encoding::percent_decode;
-
 use crate::error::EdgeError;
 
 /// The three parameters that matter, as raw bytes.
@@ -26,18 +24,44 @@ fn is_form(content_type: Option<&str>) -> bool {
         .is_some_and(|media| media.trim().eq_ignore_ascii_case(FORM))
 }
 
-/// One `name=value` pair split off and decoded: `+` is a space, `%XX` a byte; a malformed
-/// escape stays as written.
+fn hex_value(byte: Option<&u8>) -> Option<u8> {
+    (*byte? as char).to_digit(16).map(|v| v as u8)
+}
+
+/// One name or value decoded in one pass: `+` is a space, `%XX` a byte; a malformed escape
+/// stays as written.
 fn decode(part: &[u8]) -> Cow<'_, [u8]> {
-    if part.contains(&b'+') {
-        let spaced: Vec<u8> = part
-            .iter()
-            .map(|&b| if b == b'+' { b' ' } else { b })
-            .collect();
-        Cow::Owned(percent_decode(&spaced).collect())
-    } else {
-        percent_decode(part).into()
+    let special = |b: &u8| matches!(b, b'+' | b'%');
+    let Some(first) = part.iter().position(special) else {
+        return Cow::Borrowed(part);
+    };
+    let mut out = Vec::with_capacity(part.len());
+    out.extend_from_slice(&part[..first]);
+    let mut i = first;
+    while i < part.len() {
+        match part[i] {
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b'%' => match (hex_value(part.get(i + 1)), hex_value(part.get(i + 2))) {
+                (Some(high), Some(low)) => {
+                    out.push(high << 4 | low);
+                    i += 3;
+                }
+                _ => {
+                    out.push(b'%');
+                    i += 1;
+                }
+            },
+            _ => {
+                let run = part[i..].iter().position(special).unwrap_or(part.len() - i);
+                out.extend_from_slice(&part[i..i + run]);
+                i += run;
+            }
+        }
     }
+    Cow::Owned(out)
 }
 
 /// Reads the parameters from the raw query (without `?`) and body.
@@ -170,6 +194,13 @@ mod tests {
         fn never_panics(q in proptest::collection::vec(any::<u8>(), 0..200),
                         b in proptest::collection::vec(any::<u8>(), 0..200)) {
             let _ = read(&q, CT, &b);
+        }
+
+        #[test]
+        fn decoding_agrees_with_the_percent_encoding_crate(part in proptest::collection::vec(any::<u8>(), 0..120)) {
+            let spaced: Vec<u8> = part.iter().map(|&b| if b == b'+' { b' ' } else { b }).collect();
+            let expected: Vec<u8> = percent_encoding::percent_decode(&spaced).collect();
+            prop_assert_eq!(decode(&part).into_owned(), expected);
         }
 
         #[test]

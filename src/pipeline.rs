@@ -3,11 +3,12 @@
 //! cleaning, the event) and the answer to a delivery. The shell calls these in order and does
 //! only the I/O between them.
 
-use serde_json::Value;
+use serde::Serialize;
 
+use crate::clean;
 use crate::delivery::OriginAnswer;
 use crate::error::EdgeError;
-use crate::event::{clean_chat, Event, EventType};
+use crate::event::{Event, EventType};
 use crate::params;
 use crate::reply::Reply;
 use crate::settings::Settings;
@@ -33,16 +34,42 @@ pub fn route(method: &str, path: &str) -> Result<Route, EdgeError> {
     }
 }
 
+/// The path and query (without `?`) of an absolute request URL; the fragment is dropped.
+pub fn path_and_query(url: &str) -> (&str, &str) {
+    let after_scheme = url.find("://").map_or(0, |at| at + 3);
+    let target = url[after_scheme..]
+        .find('/')
+        .map_or("/", |at| &url[after_scheme + at..]);
+    let target = target.split_once('#').map_or(target, |(before, _)| before);
+    target.split_once('?').unwrap_or((target, ""))
+}
+
 /// The `/healthz` answer: 200 with the version, or 503 naming every bad setting.
 pub fn health(settings: &Result<Settings, Vec<&'static str>>) -> Reply {
+    #[derive(Serialize)]
+    struct Health<'a> {
+        status: &'static str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        version: Option<&'static str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        problems: Option<&'a [&'static str]>,
+    }
     match settings {
         Ok(_) => Reply::json(
             200,
-            &serde_json::json!({ "status": "ok", "version": crate::VERSION }),
+            &Health {
+                status: "ok",
+                version: Some(crate::VERSION),
+                problems: None,
+            },
         ),
         Err(problems) => Reply::json(
             503,
-            &serde_json::json!({ "status": "misconfigured", "problems": problems }),
+            &Health {
+                status: "misconfigured",
+                version: None,
+                problems: Some(problems),
+            },
         ),
     }
 }
@@ -91,22 +118,18 @@ pub fn accept(
         &settings.keys,
         settings.api_version,
     )?;
-    let mut chat: Value =
-        serde_json::from_slice(&params.chat).map_err(|_| EdgeError::InvalidChatJson)?;
-    if !chat.is_object() {
-        return Err(EdgeError::InvalidChatJson);
-    }
-    clean_chat(&mut chat);
-    let chat_id = match chat.get("id") {
-        Some(Value::String(id)) => Some(id.chars().take(64).collect()),
-        Some(Value::Number(id)) => Some(id.to_string()),
-        _ => None,
-    };
-    let event = Event::new(event_type, &params.chat, &chat, verified.scheme, now_ms);
+    let clean = clean::clean(&params.chat).map_err(|_| EdgeError::InvalidChatJson)?;
+    let event = Event::new(
+        event_type,
+        &params.chat,
+        &clean.json,
+        verified.scheme,
+        now_ms,
+    );
     Ok(Accepted {
         event,
         verified,
-        chat_id,
+        chat_id: clean.chat_id,
     })
 }
 
@@ -185,6 +208,24 @@ mod tests {
         );
         assert_eq!(route("GET", "/"), Err(EdgeError::NotFound));
         assert_eq!(route("POST", "/healthz"), Err(EdgeError::NotFound));
+    }
+
+    #[test]
+    fn request_targets() {
+        assert_eq!(
+            path_and_query("https://edge.example/webim/chat_started?chat=1&b"),
+            ("/webim/chat_started", "chat=1&b")
+        );
+        assert_eq!(
+            path_and_query("http://127.0.0.1:8787/healthz"),
+            ("/healthz", "")
+        );
+        assert_eq!(path_and_query("https://edge.example"), ("/", ""));
+        assert_eq!(
+            path_and_query("https://edge.example/a?x=%3F?y#frag"),
+            ("/a", "x=%3F?y")
+        );
+        assert_eq!(path_and_query("https://edge.example/a#f?x"), ("/a", ""));
     }
 
     #[test]

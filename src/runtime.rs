@@ -2,14 +2,17 @@
 //! inputs, and the core's decisions into origin fetches (with their timeout), queue sends,
 //! KV reads and writes, queue acknowledgements and responses. Nothing here decides; it carries.
 
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::time::Duration;
 
 use futures_util::future::{join_all, select, Either};
 use worker::js_sys::{Object, Reflect, Uint8Array};
 use worker::wasm_bindgen::{JsCast, JsValue};
+use worker::web_sys;
 use worker::{
-    AbortController, Date, Delay, Env, Fetch, Headers, KvStore, Method, Queue, QueueContentType,
-    RawMessageBuilder, Request, RequestInit, RequestRedirect, Response,
+    AbortController, Date, Delay, Env, Fetch, Headers, KvStore, Queue, QueueContentType,
+    RawMessageBuilder, Request, Response,
 };
 
 use crate::delivery::{self, Next, OriginAnswer};
@@ -20,9 +23,26 @@ use crate::pipeline::{self, Route};
 use crate::reply::Reply;
 use crate::settings::Settings;
 
-/// Reads every setting from the environment (vars and secrets are both string bindings).
-fn settings(env: &Env) -> Result<Settings, Vec<&'static str>> {
-    Settings::from_lookup(|name| env.var(name).ok().map(|value| value.to_string()))
+type SettingsResult = Result<Settings, Vec<&'static str>>;
+
+thread_local! {
+    /// An isolate's bindings never change (a new version or secret starts new isolates), so
+    /// settings are read and validated once per isolate.
+    static SETTINGS: RefCell<Option<Rc<SettingsResult>>> = const { RefCell::new(None) };
+}
+
+/// Every setting from the environment (vars and secrets are both string bindings).
+fn settings(env: &Env) -> Rc<SettingsResult> {
+    SETTINGS.with(|cached| {
+        cached
+            .borrow_mut()
+            .get_or_insert_with(|| {
+                Rc::new(Settings::from_lookup(|name| {
+                    env.var(name).ok().map(|value| value.to_string())
+                }))
+            })
+            .clone()
+    })
 }
 
 fn header(req: &Request, name: &str) -> Option<String> {
@@ -40,8 +60,9 @@ pub async fn handle(
     now_ms: u64,
     trace: &mut Trace,
 ) -> Result<Reply, EdgeError> {
-    let url = req.url().map_err(|_| EdgeError::NotFound)?;
-    let event_type = match pipeline::route(req.method().as_ref(), url.path())? {
+    let url = req.inner().url();
+    let (path, query) = pipeline::path_and_query(&url);
+    let event_type = match pipeline::route(req.method().as_ref(), path)? {
         Route::Health => {
             trace.route = "/healthz";
             trace.outcome = "ok";
@@ -50,22 +71,23 @@ pub async fn handle(
         Route::Event(event_type) => event_type,
     };
     trace.route = event_type.route();
-    let settings = settings(env).map_err(|problems| {
-        trace.problems = problems;
+    let settings = settings(env);
+    let settings = settings.as_ref().as_ref().map_err(|problems| {
+        trace.problems.clone_from(problems);
         EdgeError::Misconfigured
     })?;
     let content_length = header(&req, "content-length").and_then(|len| len.trim().parse().ok());
     pipeline::admit(
-        &settings,
+        settings,
         header(&req, "authorization").as_deref(),
         content_length,
     )?;
     // A body that cannot be read is treated like one that is too large to hold.
     let body = req.bytes().await.map_err(|_| EdgeError::PayloadTooLarge)?;
     let accepted = pipeline::accept(
-        &settings,
+        settings,
         event_type,
-        url.query().unwrap_or("").as_bytes(),
+        query.as_bytes(),
         header(&req, "content-type").as_deref(),
         &body,
         now_ms,
@@ -81,7 +103,7 @@ pub async fn handle(
             return Ok(pipeline::duplicate(&event.id));
         }
     }
-    let reply = deliver(env, &settings, event, trace).await?;
+    let reply = deliver(env, settings, event, trace).await?;
     if let Some(kv) = &dedup {
         record(kv, &event.id, trace.outcome, settings.dedup_ttl_seconds).await;
     }
@@ -141,17 +163,18 @@ pub async fn forward(settings: &Settings, event: &Event) -> OriginAnswer {
             return OriginAnswer::default();
         }
     }
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_headers(headers)
-        .with_redirect(RequestRedirect::Manual)
-        .with_body(Some(Uint8Array::from(event.body.as_slice()).into()));
-    let Ok(request) = Request::new_with_init(&outbound.url, &init) else {
+    // web_sys's RequestInit directly: worker's wrapper also converts `cf` options we never set.
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    init.set_headers(headers.as_ref());
+    init.set_redirect(web_sys::RequestRedirect::Manual);
+    init.set_body(&Uint8Array::from(event.body.as_slice()));
+    let Ok(request) = web_sys::Request::new_with_str_and_init(&outbound.url, &init) else {
         return OriginAnswer::default();
     };
     let controller = AbortController::default();
     let signal = controller.signal();
-    let fetch = Fetch::Request(request);
+    let fetch = Fetch::Request(request.into());
     let send = std::pin::pin!(fetch.send_with_signal(&signal));
     let timeout = std::pin::pin!(Delay::from(Duration::from_millis(
         settings.origin_timeout_ms.into()
@@ -175,12 +198,13 @@ pub async fn consume(batch: worker::worker_sys::MessageBatch, env: &Env) {
     let Ok(messages) = batch.messages() else {
         return;
     };
-    let settings = match settings(env) {
+    let settings = settings(env);
+    let settings = match settings.as_ref() {
         Ok(settings) => settings,
         Err(problems) => {
             let mut trace = Trace::new("queue");
             trace.outcome = "misconfigured";
-            trace.problems = problems;
+            trace.problems.clone_from(problems);
             let now = Date::now().as_millis();
             worker::console_log!("{}", trace.line(now, now));
             let _ = batch.retry_all(JsValue::NULL);
@@ -189,7 +213,7 @@ pub async fn consume(batch: worker::worker_sys::MessageBatch, env: &Env) {
     };
     let attempts = messages
         .iter()
-        .map(|message| attempt(&settings, message.unchecked_into()));
+        .map(|message| attempt(settings, message.unchecked_into()));
     join_all(attempts).await;
 }
 

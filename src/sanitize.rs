@@ -1,13 +1,11 @@
-//! Credential removal (SPEC §4): every `scheme://userinfo@host…` in any string of the chat —
-//! values and keys, at any depth — loses its `userinfo@`. Text that is not such a URL is left
-//! byte-for-byte as it was.
+//! Credential removal (SPEC §4) from one string: every `scheme://userinfo@host…` in it loses its
+//! `userinfo@`; text that is not such a URL is left byte-for-byte as it was. (`clean` applies it
+//! to every string of the chat.)
 //!
 //! A URL's authority starts after `://` and ends at the first `/`, `?`, `#`, `\`, whitespace,
 //! control character, `"`, `<`, `>` or `` ` ``; when it contains `@`, everything up to and
 //! including its last `@` is the userinfo (as URL parsers read it). The scheme is the run of
 //! `[A-Za-z0-9+.-]` before `://` and must hold a letter.
-
-use serde_json::{Map, Value};
 
 fn ends_authority(c: char) -> bool {
     matches!(c, '/' | '?' | '#' | '\\' | '"' | '<' | '>' | '`')
@@ -56,29 +54,6 @@ pub fn strip_userinfo(text: &str) -> Option<String> {
         buf.push_str(&text[copied..]);
         buf
     })
-}
-
-/// Removes userinfo from every string in the tree, in place.
-pub fn sanitize(value: &mut Value) {
-    match value {
-        Value::String(s) => {
-            if let Some(clean) = strip_userinfo(s) {
-                *s = clean;
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(sanitize),
-        Value::Object(map) => {
-            if map.keys().any(|k| k.contains("://")) {
-                let old = std::mem::take(map);
-                *map = old
-                    .into_iter()
-                    .map(|(k, v)| (strip_userinfo(&k).unwrap_or(k), v))
-                    .collect::<Map<_, _>>();
-            }
-            map.values_mut().for_each(sanitize);
-        }
-        Value::Null | Value::Bool(_) | Value::Number(_) => {}
-    }
 }
 
 #[cfg(test)]
@@ -142,26 +117,6 @@ pub(crate) mod tests {
         assert_eq!(
             strip("git+ssh://git@github.example/r"),
             "git+ssh://github.example/r"
-        );
-    }
-
-    #[test]
-    fn tree_is_walked_everywhere() {
-        let mut v = serde_json::json!({
-            "start_page": {"url": "https://bob:pw@crm.example.com/x"},
-            "messages": [{"message": "go to http://a:b@c.example"}, 1, null, true],
-            "https://k:s@key.example": "x",
-            "n": 12
-        });
-        sanitize(&mut v);
-        assert_eq!(
-            v,
-            serde_json::json!({
-                "start_page": {"url": "https://crm.example.com/x"},
-                "messages": [{"message": "go to http://c.example"}, 1, null, true],
-                "https://key.example": "x",
-                "n": 12
-            })
         );
     }
 
