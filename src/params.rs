@@ -24,8 +24,26 @@ fn is_form(content_type: Option<&str>) -> bool {
         .is_some_and(|media| media.trim().eq_ignore_ascii_case(FORM))
 }
 
+/// Hex digit values; 0xFF marks a byte that is not one.
+const HEX: [u8; 256] = {
+    let mut table = [0xFF; 256];
+    let mut i = 0;
+    while i < 10 {
+        table[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        table[b'a' as usize + i] = 10 + i as u8;
+        table[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    table
+};
+
 fn hex_value(byte: Option<&u8>) -> Option<u8> {
-    (*byte? as char).to_digit(16).map(|v| v as u8)
+    let value = HEX[usize::from(*byte?)];
+    (value != 0xFF).then_some(value)
 }
 
 /// One name or value decoded in one pass: `+` is a space, `%XX` a byte; a malformed escape

@@ -4,16 +4,13 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::time::Duration;
 
-use futures_util::future::{join_all, select, Either};
+use futures_util::future::join_all;
 use worker::js_sys::{Object, Reflect, Uint8Array};
 use worker::wasm_bindgen::{JsCast, JsValue};
+use worker::wasm_bindgen_futures::JsFuture;
 use worker::web_sys;
-use worker::{
-    AbortController, Date, Delay, Env, Fetch, Headers, KvStore, Queue, QueueContentType,
-    RawMessageBuilder, Request, Response,
-};
+use worker::{Date, Env, Fetch, Headers, KvStore, Queue, QueueContentType, RawMessageBuilder};
 
 use crate::delivery::{self, Next, OriginAnswer};
 use crate::error::EdgeError;
@@ -45,8 +42,13 @@ fn settings(env: &Env) -> Rc<SettingsResult> {
     })
 }
 
-fn header(req: &Request, name: &str) -> Option<String> {
+fn header(req: &web_sys::Request, name: &str) -> Option<String> {
     req.headers().get(name).ok().flatten()
+}
+
+/// Writes one log line.
+pub fn log(line: String) {
+    web_sys::console::log_1(&JsValue::from(line));
 }
 
 fn now_secs() -> u64 {
@@ -55,14 +57,14 @@ fn now_secs() -> u64 {
 
 /// Runs one request through the pipeline, noting in `trace` what the log may say.
 pub async fn handle(
-    mut req: Request,
+    req: &web_sys::Request,
     env: &Env,
     now_ms: u64,
     trace: &mut Trace,
 ) -> Result<Reply, EdgeError> {
-    let url = req.inner().url();
+    let url = req.url();
     let (path, query) = pipeline::path_and_query(&url);
-    let event_type = match pipeline::route(req.method().as_ref(), path)? {
+    let event_type = match pipeline::route(&req.method(), path)? {
         Route::Health => {
             trace.route = "/healthz";
             trace.outcome = "ok";
@@ -76,19 +78,19 @@ pub async fn handle(
         trace.problems.clone_from(problems);
         EdgeError::Misconfigured
     })?;
-    let content_length = header(&req, "content-length").and_then(|len| len.trim().parse().ok());
+    let content_length = header(req, "content-length").and_then(|len| len.trim().parse().ok());
     pipeline::admit(
         settings,
-        header(&req, "authorization").as_deref(),
+        header(req, "authorization").as_deref(),
         content_length,
     )?;
     // A body that cannot be read is treated like one that is too large to hold.
-    let body = req.bytes().await.map_err(|_| EdgeError::PayloadTooLarge)?;
+    let body = read_body(req).await.ok_or(EdgeError::PayloadTooLarge)?;
     let accepted = pipeline::accept(
         settings,
         event_type,
         query.as_bytes(),
-        header(&req, "content-type").as_deref(),
+        header(req, "content-type").as_deref(),
         &body,
         now_ms,
     )?;
@@ -108,6 +110,11 @@ pub async fn handle(
         record(kv, &event.id, trace.outcome, settings.dedup_ttl_seconds).await;
     }
     Ok(reply)
+}
+
+async fn read_body(req: &web_sys::Request) -> Option<Vec<u8>> {
+    let buffer = JsFuture::from(req.array_buffer().ok()?).await.ok()?;
+    Some(Uint8Array::new(&buffer).to_vec())
 }
 
 /// Enqueues the event when a queue is bound and it fits; otherwise, or when the enqueue
@@ -172,23 +179,17 @@ pub async fn forward(settings: &Settings, event: &Event) -> OriginAnswer {
     let Ok(request) = web_sys::Request::new_with_str_and_init(&outbound.url, &init) else {
         return OriginAnswer::default();
     };
-    let controller = AbortController::default();
-    let signal = controller.signal();
-    let fetch = Fetch::Request(request.into());
-    let send = std::pin::pin!(fetch.send_with_signal(&signal));
-    let timeout = std::pin::pin!(Delay::from(Duration::from_millis(
-        settings.origin_timeout_ms.into()
-    )));
-    match select(send, timeout).await {
-        Either::Left((Ok(response), _)) => OriginAnswer {
+    // The runtime's own timer aborts the fetch, reading the body included.
+    let signal = web_sys::AbortSignal::timeout_with_u32(settings.origin_timeout_ms).into();
+    match Fetch::Request(request.into())
+        .send_with_signal(&signal)
+        .await
+    {
+        Ok(response) => OriginAnswer {
             status: Some(response.status_code()),
             retry_after: response.headers().get("retry-after").ok().flatten(),
         },
-        Either::Left((Err(_), _)) => OriginAnswer::default(),
-        Either::Right(((), _)) => {
-            controller.abort();
-            OriginAnswer::default()
-        }
+        Err(_) => OriginAnswer::default(),
     }
 }
 
@@ -206,7 +207,7 @@ pub async fn consume(batch: worker::worker_sys::MessageBatch, env: &Env) {
             trace.outcome = "misconfigured";
             trace.problems.clone_from(problems);
             let now = Date::now().as_millis();
-            worker::console_log!("{}", trace.line(now, now));
+            log(trace.line(now, now));
             let _ = batch.retry_all(JsValue::NULL);
             return;
         }
@@ -269,16 +270,18 @@ async fn attempt(settings: &Settings, message: worker::worker_sys::Message) {
             let _ = message.retry(options.into());
         }
     }
-    worker::console_log!("{}", trace.line(started_ms, Date::now().as_millis()));
+    log(trace.line(started_ms, Date::now().as_millis()));
 }
 
 /// Copies a [`Reply`] into a runtime response.
-pub fn response(reply: Reply) -> worker::Result<Response> {
-    let headers = Headers::new();
+pub fn response(reply: Reply) -> Result<web_sys::Response, JsValue> {
+    let headers = web_sys::Headers::new()?;
     for (name, value) in &reply.headers {
         headers.set(name, value)?;
     }
-    Ok(Response::from_bytes(reply.body)?
-        .with_status(reply.status)
-        .with_headers(headers))
+    let init = web_sys::ResponseInit::new();
+    init.set_status(reply.status);
+    init.set_headers(&headers);
+    let mut body = reply.body;
+    web_sys::Response::new_with_opt_u8_array_and_init(Some(&mut body), &init)
 }
