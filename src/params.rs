@@ -24,7 +24,7 @@ fn is_form(content_type: Option<&str>) -> bool {
         .is_some_and(|media| media.trim().eq_ignore_ascii_case(FORM))
 }
 
-/// Hex digit values; 0xFF marks a byte that is not one.
+/// Hex digit values; 0xFF marks a byte that is not one (so `a | b != 0xFF` means both are).
 const HEX: [u8; 256] = {
     let mut table = [0xFF; 256];
     let mut i = 0;
@@ -41,11 +41,6 @@ const HEX: [u8; 256] = {
     table
 };
 
-fn hex_value(byte: Option<&u8>) -> Option<u8> {
-    let value = HEX[usize::from(*byte?)];
-    (value != 0xFF).then_some(value)
-}
-
 /// One name or value decoded in one pass: `+` is a space, `%XX` a byte; a malformed escape
 /// stays as written.
 fn decode(part: &[u8]) -> Cow<'_, [u8]> {
@@ -55,29 +50,30 @@ fn decode(part: &[u8]) -> Cow<'_, [u8]> {
     };
     let mut out = Vec::with_capacity(part.len());
     out.extend_from_slice(&part[..first]);
-    let mut i = first;
-    while i < part.len() {
-        match part[i] {
-            b'+' => {
+    let mut rest = &part[first..];
+    loop {
+        rest = match rest {
+            [b'%', high, low, tail @ ..]
+                if HEX[usize::from(*high)] | HEX[usize::from(*low)] != 0xFF =>
+            {
+                out.push(HEX[usize::from(*high)] << 4 | HEX[usize::from(*low)]);
+                tail
+            }
+            [b'+', tail @ ..] => {
                 out.push(b' ');
-                i += 1;
+                tail
             }
-            b'%' => match (hex_value(part.get(i + 1)), hex_value(part.get(i + 2))) {
-                (Some(high), Some(low)) => {
-                    out.push(high << 4 | low);
-                    i += 3;
-                }
-                _ => {
-                    out.push(b'%');
-                    i += 1;
-                }
-            },
+            [b'%', tail @ ..] => {
+                out.push(b'%');
+                tail
+            }
+            [] => break,
             _ => {
-                let run = part[i..].iter().position(special).unwrap_or(part.len() - i);
-                out.extend_from_slice(&part[i..i + run]);
-                i += run;
+                let run = rest.iter().position(special).unwrap_or(rest.len());
+                out.extend_from_slice(&rest[..run]);
+                &rest[run..]
             }
-        }
+        };
     }
     Cow::Owned(out)
 }

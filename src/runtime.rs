@@ -6,11 +6,11 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use futures_util::future::join_all;
-use worker::js_sys::{Object, Reflect, Uint8Array};
+use worker::js_sys::{self, Object, Reflect, Uint8Array};
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::web_sys;
-use worker::{Date, Env, Fetch, Headers, KvStore, Queue, QueueContentType, RawMessageBuilder};
+use worker::{Date, Env, Headers, KvStore, Queue, QueueContentType, RawMessageBuilder};
 
 use crate::delivery::{self, Next, OriginAnswer};
 use crate::error::EdgeError;
@@ -170,26 +170,25 @@ pub async fn forward(settings: &Settings, event: &Event) -> OriginAnswer {
             return OriginAnswer::default();
         }
     }
-    // web_sys's RequestInit directly: worker's wrapper also converts `cf` options we never set.
+    // One fetch(url, init) on the global scope: no intermediate Request to copy, and the
+    // runtime's own timer aborts it, reading the response included.
     let init = web_sys::RequestInit::new();
     init.set_method("POST");
     init.set_headers(headers.as_ref());
     init.set_redirect(web_sys::RequestRedirect::Manual);
     init.set_body(&Uint8Array::from(event.body.as_slice()));
-    let Ok(request) = web_sys::Request::new_with_str_and_init(&outbound.url, &init) else {
+    init.set_signal(Some(&web_sys::AbortSignal::timeout_with_u32(
+        settings.origin_timeout_ms,
+    )));
+    let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+    let Ok(response) = JsFuture::from(global.fetch_with_str_and_init(&outbound.url, &init)).await
+    else {
         return OriginAnswer::default();
     };
-    // The runtime's own timer aborts the fetch, reading the body included.
-    let signal = web_sys::AbortSignal::timeout_with_u32(settings.origin_timeout_ms).into();
-    match Fetch::Request(request.into())
-        .send_with_signal(&signal)
-        .await
-    {
-        Ok(response) => OriginAnswer {
-            status: Some(response.status_code()),
-            retry_after: response.headers().get("retry-after").ok().flatten(),
-        },
-        Err(_) => OriginAnswer::default(),
+    let response: web_sys::Response = response.unchecked_into();
+    OriginAnswer {
+        status: Some(response.status()),
+        retry_after: response.headers().get("retry-after").ok().flatten(),
     }
 }
 
