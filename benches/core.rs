@@ -54,6 +54,8 @@ fn settings() -> Settings {
         "WEBIM_PRIVATE_KEYS" => Some(KEY.into()),
         "ORIGIN_URL" => Some("https://edge:p%40ss@origin.example/webim".into()),
         "ORIGIN_SIGNING_SECRET" => Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into()),
+        // A 1 MB chat is about 3 MB once percent-encoded in a form body.
+        "MAX_BODY_BYTES" => Some("16777216".into()),
         _ => None,
     })
     .expect("valid bench settings")

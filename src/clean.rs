@@ -6,10 +6,10 @@
 
 use std::borrow::Cow;
 
-use crate::sanitize::strip_userinfo;
+use crate::sanitize::{find_separator, strip_userinfo};
 use crate::timestamp;
 
-/// Nesting deeper than this is refused, as serde_json refuses it.
+/// Nesting of this many levels or more is refused, as serde_json refuses it (127 levels pass).
 const MAX_DEPTH: usize = 128;
 
 /// The longest chat id kept for the log.
@@ -118,7 +118,7 @@ impl<'a> Cleaner<'a> {
     }
 
     fn object(&mut self, role: Role, depth: usize) -> Result<(), InvalidJson> {
-        if depth > MAX_DEPTH {
+        if depth >= MAX_DEPTH {
             return Err(InvalidJson);
         }
         self.pos += 1;
@@ -154,7 +154,7 @@ impl<'a> Cleaner<'a> {
     }
 
     fn array(&mut self, role: Role, depth: usize) -> Result<(), InvalidJson> {
-        if depth > MAX_DEPTH {
+        if depth >= MAX_DEPTH {
             return Err(InvalidJson);
         }
         self.pos += 1;
@@ -267,7 +267,7 @@ impl<'a> Cleaner<'a> {
         if role == Role::ChatId {
             self.chat_id = Some(text.chars().take(MAX_CHAT_ID_CHARS).collect());
         }
-        let mut rewritten = if text.contains("://") {
+        let mut rewritten = if find_separator(&text, 0).is_some() {
             strip_userinfo(&text)
         } else {
             None
@@ -518,19 +518,18 @@ mod tests {
     }
 
     #[test]
-    fn nesting_is_bounded() {
-        let ok = format!(
-            "{{\"a\":{}{}}}",
-            "[".repeat(MAX_DEPTH - 1),
-            "]".repeat(MAX_DEPTH - 1)
-        );
-        assert!(clean(ok.as_bytes()).is_ok());
-        let deep = format!(
-            "{{\"a\":{}{}}}",
-            "[".repeat(MAX_DEPTH),
-            "]".repeat(MAX_DEPTH)
-        );
-        assert_eq!(clean(deep.as_bytes()), Err(InvalidJson));
+    fn nesting_is_bounded_exactly_as_serde_json_bounds_it() {
+        for levels in [MAX_DEPTH - 2, MAX_DEPTH - 1, MAX_DEPTH, MAX_DEPTH + 1] {
+            // `levels` nested containers in all: the chat object and levels - 1 arrays.
+            let chat = format!(
+                "{{\"a\":{}{}}}",
+                "[".repeat(levels - 1),
+                "]".repeat(levels - 1)
+            );
+            let theirs = serde_json::from_str::<Value>(&chat).is_ok();
+            assert_eq!(clean(chat.as_bytes()).is_ok(), theirs, "{levels} levels");
+            assert_eq!(theirs, levels < MAX_DEPTH);
+        }
         let huge = format!("{{\"a\":{}", "[".repeat(100_000));
         assert_eq!(clean(huge.as_bytes()), Err(InvalidJson));
     }

@@ -8,6 +8,8 @@ pub mod clean;
 pub mod delivery;
 pub mod error;
 pub mod event;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod log;
 pub mod origin;
 pub mod params;

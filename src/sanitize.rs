@@ -26,14 +26,28 @@ fn has_scheme(text: &str, at: usize) -> bool {
         .any(u8::is_ascii_alphabetic)
 }
 
+/// The position of the next `://` at or after `from`: a scan for `:`, cheaper on the many
+/// short strings of a chat than a substring search, which sets up a searcher per call.
+pub fn find_separator(text: &str, from: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut at = from;
+    while let Some(offset) = bytes.get(at..)?.iter().position(|&b| b == b':') {
+        let colon = at + offset;
+        if bytes.get(colon + 1..colon + 3) == Some(b"//") {
+            return Some(colon);
+        }
+        at = colon + 1;
+    }
+    None
+}
+
 /// The string without URL userinfo, or `None` when there was none (no allocation).
 pub fn strip_userinfo(text: &str) -> Option<String> {
     let mut out: Option<String> = None;
     // `copied` is how much of `text` has been accounted for in `out`.
     let mut copied = 0;
     let mut search = 0;
-    while let Some(found) = text[search..].find("://") {
-        let sep = search + found;
+    while let Some(sep) = find_separator(text, search) {
         let authority_start = sep + 3;
         let authority_len = text[authority_start..]
             .find(ends_authority)
@@ -72,6 +86,23 @@ pub(crate) mod tests {
             let authority = &rest[..rest.find(ends_authority).unwrap_or(rest.len())];
             has_scheme(text, sep) && authority.contains('@')
         })
+    }
+
+    #[test]
+    fn separators_are_found_like_a_substring_search() {
+        for text in [
+            "", ":", "://", "a:/b://c", "x::///", "ж://я", "no colon", "a:b:c://",
+        ] {
+            for from in 0..=text.len() {
+                if text.is_char_boundary(from) {
+                    assert_eq!(
+                        find_separator(text, from),
+                        text[from..].find("://").map(|i| i + from),
+                        "{text:?} {from}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
