@@ -5,13 +5,12 @@
 // requests per second and p50/p99 latency, then the sizes of the built bundle.
 // Each worker is measured in several rounds, interleaved, and the median round is reported.
 //   usage: node bench/run.mjs [--requests 3000] [--concurrency 8] [--rounds 3]
-import { execFileSync } from "node:child_process";
-import { readFileSync, readdirSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import http from "node:http";
 import { parseArgs } from "node:util";
 import { gzipSync } from "node:zlib";
-import { Miniflare } from "miniflare";
 import { KEY, SIGNING_SECRET, delivery, sampleChat } from "../tests/e2e/harness.mjs";
+import { WASM_WORKER, jsWorker, serve } from "./workerd.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -24,7 +23,6 @@ const ROUNDS = Number(values.rounds);
 const REQUESTS = Number(values.requests);
 const CONCURRENCY = Number(values.concurrency);
 const WARMUP = 300;
-const COMPATIBILITY_DATE = readFileSync("wrangler.toml", "utf8").match(/^compatibility_date = "(.+)"/m)[1];
 
 // A 4 KB chat, signed once; every request sends the same delivery.
 let chat = sampleChat();
@@ -39,34 +37,11 @@ await new Promise((r) => origin.listen(0, "127.0.0.1", r));
 const bindings = { WEBIM_PRIVATE_KEYS: KEY, ORIGIN_URL: `http://127.0.0.1:${origin.address().port}/events`, ORIGIN_SIGNING_SECRET: SIGNING_SECRET };
 
 const workers = [
-  { name: "pass-through (floor)", options: { scriptPath: "bench/passthrough.mjs", modules: true } },
-  { name: "forward only (forward floor)", options: { scriptPath: "bench/forward-only.mjs", modules: true } },
-  { name: "JavaScript + WebCrypto", options: { scriptPath: "bench/js-reference.mjs", modules: true } },
-  {
-    name: "webim-edge (Rust/wasm)",
-    options: {
-      scriptPath: "build/worker/shim.mjs",
-      modules: true,
-      modulesRules: [{ type: "ESModule", include: ["**/*.js", "**/*.mjs"] }, { type: "CompiledWasm", include: ["**/*.wasm"] }],
-    },
-  },
+  { name: "pass-through (floor)", options: jsWorker("bench/passthrough.mjs") },
+  { name: "forward only (forward floor)", options: jsWorker("bench/forward-only.mjs") },
+  { name: "JavaScript + WebCrypto", options: jsWorker("bench/js-reference.mjs") },
+  { name: "webim-edge (Rust/wasm)", options: WASM_WORKER },
 ];
-
-/** CPU time in µs of every thread of the workerd process. */
-function cpuMicros(pid) {
-  let ns = 0;
-  for (const task of readdirSync(`/proc/${pid}/task`)) {
-    ns += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, "utf8").split(" ")[0]);
-  }
-  return ns / 1000;
-}
-
-function workerdPid() {
-  const out = execFileSync("ps", ["-o", "pid=,comm=", "--ppid", String(process.pid)], { encoding: "utf8" });
-  const line = out.split("\n").find((l) => l.includes("workerd"));
-  if (!line) throw new Error("workerd process not found");
-  return Number(line.trim().split(/\s+/)[0]);
-}
 
 async function drive(url, count) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
@@ -104,25 +79,12 @@ async function drive(url, count) {
 }
 
 async function measure(worker) {
-  // Worker log lines are discarded here, but still written by the worker.
-  const mf = new Miniflare({
-    host: "127.0.0.1",
-    port: 0,
-    compatibilityDate: COMPATIBILITY_DATE,
-    bindings,
-    handleRuntimeStdio: (stdout, stderr) => {
-      stdout.resume();
-      stderr.resume();
-    },
-    ...worker.options,
-  });
-  const url = await mf.ready;
-  const pid = workerdPid();
-  await drive(url, WARMUP);
-  const before = cpuMicros(pid);
-  const run = await drive(url, REQUESTS);
-  const cpu = (cpuMicros(pid) - before) / REQUESTS;
-  await mf.dispose();
+  const served = await serve(worker.options, bindings);
+  await drive(served.url, WARMUP);
+  const before = served.cpuMicros();
+  const run = await drive(served.url, REQUESTS);
+  const cpu = (served.cpuMicros() - before) / REQUESTS;
+  await served.dispose();
   return { cpu, ...run };
 }
 

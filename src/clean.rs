@@ -117,17 +117,39 @@ impl<'a> Cleaner<'a> {
         }
     }
 
-    fn object(&mut self, role: Role, depth: usize) -> Result<(), InvalidJson> {
+    /// At `{` or `[`: steps in; `Ok(false)` when the container closes at once (`close`).
+    fn open(&mut self, close: u8, depth: usize) -> Result<bool, InvalidJson> {
         if depth >= MAX_DEPTH {
             return Err(InvalidJson);
         }
         self.pos += 1;
         self.skip_whitespace();
-        if self.peek() == Some(b'}') {
+        let empty = self.peek() == Some(close);
+        if empty {
             self.pos += 1;
-            return Ok(());
         }
-        loop {
+        Ok(!empty)
+    }
+
+    /// After an element: `Ok(true)` when a `,` says another follows, `Ok(false)` at `close`.
+    fn next(&mut self, close: u8) -> Result<bool, InvalidJson> {
+        self.skip_whitespace();
+        match self.peek() {
+            Some(b',') => {
+                self.pos += 1;
+                Ok(true)
+            }
+            Some(b) if b == close => {
+                self.pos += 1;
+                Ok(false)
+            }
+            _ => Err(InvalidJson),
+        }
+    }
+
+    fn object(&mut self, role: Role, depth: usize) -> Result<(), InvalidJson> {
+        let mut more = self.open(b'}', depth)?;
+        while more {
             self.skip_whitespace();
             if self.peek() != Some(b'"') {
                 return Err(InvalidJson);
@@ -141,45 +163,23 @@ impl<'a> Cleaner<'a> {
             };
             self.expect(b':')?;
             self.value(child, depth)?;
-            self.skip_whitespace();
-            match self.peek() {
-                Some(b',') => self.pos += 1,
-                Some(b'}') => {
-                    self.pos += 1;
-                    return Ok(());
-                }
-                _ => return Err(InvalidJson),
-            }
+            more = self.next(b'}')?;
         }
+        Ok(())
     }
 
     fn array(&mut self, role: Role, depth: usize) -> Result<(), InvalidJson> {
-        if depth >= MAX_DEPTH {
-            return Err(InvalidJson);
-        }
-        self.pos += 1;
-        self.skip_whitespace();
-        if self.peek() == Some(b']') {
-            self.pos += 1;
-            return Ok(());
-        }
         let child = if role == Role::Messages {
             Role::Message
         } else {
             Role::Other
         };
-        loop {
+        let mut more = self.open(b']', depth)?;
+        while more {
             self.value(child, depth)?;
-            self.skip_whitespace();
-            match self.peek() {
-                Some(b',') => self.pos += 1,
-                Some(b']') => {
-                    self.pos += 1;
-                    return Ok(());
-                }
-                _ => return Err(InvalidJson),
-            }
+            more = self.next(b']')?;
         }
+        Ok(())
     }
 
     fn literal(&mut self, word: &str) -> Result<(), InvalidJson> {
@@ -246,15 +246,22 @@ impl<'a> Cleaner<'a> {
         let mut escaped = false;
         let mut i = open + 1;
         loop {
-            match bytes.get(i).ok_or(InvalidJson)? {
+            let offset = bytes
+                .get(i..)
+                .and_then(|rest| {
+                    rest.iter()
+                        .position(|&b| matches!(b, b'"' | b'\\' | 0x00..=0x1f))
+                })
+                .ok_or(InvalidJson)?;
+            i += offset;
+            match bytes[i] {
                 b'"' => break,
                 b'\\' => {
                     escaped = true;
                     // The escaped byte is skipped here and checked by `unescape`.
                     i += 2;
                 }
-                0x00..=0x1f => return Err(InvalidJson),
-                _ => i += 1,
+                _ => return Err(InvalidJson),
             }
         }
         let raw = self.text.get(open + 1..i).ok_or(InvalidJson)?;
@@ -282,7 +289,15 @@ impl<'a> Cleaner<'a> {
                 self.out.reserve(self.text.len() + 16);
             }
             self.out.extend_from_slice(&bytes[self.copied..open]);
-            write_string(&mut self.out, &new);
+            if escaped {
+                write_string(&mut self.out, &new);
+            } else {
+                // Pieces of a string that needed no escapes need none either; a normalized
+                // timestamp is digits and `-:.TZ`.
+                self.out.push(b'"');
+                self.out.extend_from_slice(new.as_bytes());
+                self.out.push(b'"');
+            }
             self.copied = self.pos;
         }
         Ok(text)

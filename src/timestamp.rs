@@ -39,6 +39,14 @@ fn days_in_month(year: i64, month: i64) -> i64 {
     }
 }
 
+/// Appends `value` (non-negative) in decimal, zero-padded to `width` digits.
+fn push_padded(out: &mut String, value: i64, width: u32) {
+    for place in (0..width).rev() {
+        let digit = (value / 10i64.pow(place) % 10) as u8;
+        out.push(char::from(b'0' + digit));
+    }
+}
+
 /// Formats unix seconds (plus a fraction, written as given) as `YYYY-MM-DDTHH:MM:SS[.f]Z`.
 fn format_utc(secs: i64, fraction: &str) -> Option<String> {
     let (y, mo, d) = civil_from_days(secs.div_euclid(SECS_PER_DAY));
@@ -46,12 +54,21 @@ fn format_utc(secs: i64, fraction: &str) -> Option<String> {
     if !(0..=9999).contains(&y) {
         return None;
     }
-    Some(format!(
-        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}{fraction}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    ))
+    let mut out = String::with_capacity(20 + fraction.len());
+    push_padded(&mut out, y, 4);
+    out.push('-');
+    push_padded(&mut out, mo, 2);
+    out.push('-');
+    push_padded(&mut out, d, 2);
+    out.push('T');
+    push_padded(&mut out, rem / 3600, 2);
+    out.push(':');
+    push_padded(&mut out, rem / 60 % 60, 2);
+    out.push(':');
+    push_padded(&mut out, rem % 60, 2);
+    out.push_str(fraction);
+    out.push('Z');
+    Some(out)
 }
 
 /// `received_at`: RFC 3339 UTC with milliseconds.

@@ -74,6 +74,17 @@ export async function startOrigin() {
   return origin;
 }
 
+/** Miniflare options that load the built wasm worker. */
+export const WASM_WORKER = {
+  scriptPath: "build/worker/shim.mjs",
+  modules: true,
+  modulesRules: [
+    { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
+    { type: "CompiledWasm", include: ["**/*.wasm"] },
+  ],
+  compatibilityDate: COMPATIBILITY_DATE,
+};
+
 /**
  * The built worker in Miniflare with `bindings`; `logs` collects its stdout lines.
  * `options.worker` adds per-worker options (queues, KV); `options.workers` adds other workers.
@@ -82,13 +93,7 @@ export async function startEdge(bindings, options = {}) {
   const logs = [];
   const edgeWorker = {
     name: "webim-edge",
-    scriptPath: "build/worker/shim.mjs",
-    modules: true,
-    modulesRules: [
-      { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
-      { type: "CompiledWasm", include: ["**/*.wasm"] },
-    ],
-    compatibilityDate: COMPATIBILITY_DATE,
+    ...WASM_WORKER,
     bindings,
     ...options.worker,
   };

@@ -1,0 +1,43 @@
+// Serving one worker for the benchmarks: workerd through Miniflare on loopback, with the
+// workerd process's CPU time and resident memory read from /proc.
+import { execFileSync } from "node:child_process";
+import { readFileSync, readdirSync } from "node:fs";
+import { Miniflare } from "miniflare";
+import { WASM_WORKER } from "../tests/e2e/harness.mjs";
+
+/** Options for a plain JavaScript worker of bench/. */
+export const jsWorker = (scriptPath) => ({ scriptPath, modules: true, compatibilityDate: WASM_WORKER.compatibilityDate });
+export { WASM_WORKER };
+
+/** Serves `worker` (Miniflare options) with `bindings`; its log lines are read and discarded. */
+export async function serve(worker, bindings) {
+  const mf = new Miniflare({
+    host: "127.0.0.1",
+    port: 0,
+    bindings,
+    handleRuntimeStdio: (stdout, stderr) => {
+      stdout.resume();
+      stderr.resume();
+    },
+    ...worker,
+  });
+  const url = await mf.ready;
+  const ps = execFileSync("ps", ["-o", "pid=,comm=", "--ppid", String(process.pid)], { encoding: "utf8" });
+  const line = ps.split("\n").find((l) => l.includes("workerd"));
+  if (!line) throw new Error("workerd process not found");
+  const pid = Number(line.trim().split(/\s+/)[0]);
+  return {
+    url,
+    /** CPU time in µs of every thread of the workerd process. */
+    cpuMicros() {
+      let ns = 0;
+      for (const task of readdirSync(`/proc/${pid}/task`)) {
+        ns += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, "utf8").split(" ")[0]);
+      }
+      return ns / 1000;
+    },
+    /** Resident memory of the workerd process in MiB. */
+    rssMiB: () => Number(readFileSync(`/proc/${pid}/status`, "utf8").match(/VmRSS:\s+(\d+)/)[1]) / 1024,
+    dispose: () => mf.dispose(),
+  };
+}
