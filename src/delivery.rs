@@ -31,14 +31,46 @@ impl OriginAnswer {
     }
 }
 
+/// Why a queued event is retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// No answer, a timeout, a redirect, 408, 429 or 5xx.
+    Unavailable,
+    /// Another 4xx: the origin refused this event. Retried all the same, so that the
+    /// dead-letter queue keeps it for an operator.
+    Rejected,
+    /// The message is not an event webim-edge wrote; retried until the dead-letter queue.
+    Unreadable,
+}
+
 /// What to do with a queued event after an attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Next {
     /// The origin took it: acknowledge the message.
     Done,
-    /// Retry after `delay_seconds`. `rejected` marks a 4xx other than 408 and 429: the origin
-    /// refused this event, which is retried all the same so the dead-letter queue keeps it.
-    Retry { delay_seconds: u32, rejected: bool },
+    /// Retry after `delay_seconds`.
+    Retry { delay_seconds: u32, reason: Reason },
+}
+
+impl Next {
+    /// The log's outcome for this attempt.
+    pub fn outcome(self) -> &'static str {
+        match self {
+            Next::Done => "delivered",
+            Next::Retry {
+                reason: Reason::Unavailable,
+                ..
+            } => "origin_unavailable",
+            Next::Retry {
+                reason: Reason::Rejected,
+                ..
+            } => "origin_rejected",
+            Next::Retry {
+                reason: Reason::Unreadable,
+                ..
+            } => "malformed_message",
+        }
+    }
 }
 
 /// The wait before retry `n` (1-based): `min(base · 2^(n−1), 900)` seconds.
@@ -79,12 +111,28 @@ pub fn after_attempt(
             delay = delay.max(asked);
         }
     }
-    let delay = delay.min(MAX_RETRY_DELAY_SECONDS);
+    let rejected =
+        matches!(answer.status, Some(400..=499)) && !matches!(answer.status, Some(408 | 429));
     Next::Retry {
-        delay_seconds: u32::try_from(delay).unwrap_or(u32::MAX),
-        rejected: matches!(answer.status, Some(400..=499))
-            && !matches!(answer.status, Some(408 | 429)),
+        delay_seconds: seconds(delay.min(MAX_RETRY_DELAY_SECONDS)),
+        reason: if rejected {
+            Reason::Rejected
+        } else {
+            Reason::Unavailable
+        },
     }
+}
+
+/// The decision for a message that holds no readable event.
+pub fn after_unreadable(attempt: u32, base_seconds: u64) -> Next {
+    Next::Retry {
+        delay_seconds: seconds(backoff_seconds(attempt.max(1), base_seconds)),
+        reason: Reason::Unreadable,
+    }
+}
+
+fn seconds(delay: u64) -> u32 {
+    u32::try_from(delay).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]
@@ -118,23 +166,24 @@ mod tests {
         assert_eq!(after_attempt(&answer(Some(200), None), 1, 0, 5), Next::Done);
         assert_eq!(after_attempt(&answer(Some(204), None), 3, 0, 5), Next::Done);
         for status in [None, Some(301), Some(408), Some(429), Some(500), Some(503)] {
-            assert_eq!(
-                after_attempt(&answer(status, None), 2, 0, 5),
-                Next::Retry {
-                    delay_seconds: 10,
-                    rejected: false
-                },
-                "{status:?}"
-            );
+            let next = after_attempt(&answer(status, None), 2, 0, 5);
+            let expected = Next::Retry {
+                delay_seconds: 10,
+                reason: Reason::Unavailable,
+            };
+            assert_eq!(next, expected, "{status:?}");
+            assert_eq!(next.outcome(), "origin_unavailable");
         }
         for status in [400, 401, 404, 422] {
+            let next = after_attempt(&answer(Some(status), None), 1, 0, 5);
             assert_eq!(
-                after_attempt(&answer(Some(status), None), 1, 0, 5),
+                next,
                 Next::Retry {
                     delay_seconds: 5,
-                    rejected: true
+                    reason: Reason::Rejected
                 }
             );
+            assert_eq!(next.outcome(), "origin_rejected");
         }
     }
 
@@ -179,6 +228,20 @@ mod tests {
             )),
             5
         );
+    }
+
+    #[test]
+    fn unreadable_messages_back_off_too() {
+        let next = after_unreadable(3, 5);
+        assert_eq!(
+            next,
+            Next::Retry {
+                delay_seconds: 20,
+                reason: Reason::Unreadable
+            }
+        );
+        assert_eq!(next.outcome(), "malformed_message");
+        assert_eq!(Next::Done.outcome(), "delivered");
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The Workers-runtime side of webim-edge: turns a `worker::Request` and `Env` into the core's
+//! The Workers-runtime side of webim-edge: turns a `web_sys::Request` and `Env` into the core's
 //! inputs, and the core's decisions into origin fetches (with their timeout), queue sends,
 //! KV reads and writes, queue acknowledgements and responses. Nothing here decides; it carries.
 
@@ -239,26 +239,14 @@ async fn attempt(settings: &Settings, message: worker::worker_sys::Message) {
             trace.origin_status = answer.status;
             delivery::after_attempt(&answer, attempt, now_secs(), settings.retry_base_seconds)
         }
-        // Not ours to read: retried until it reaches the dead-letter queue for an operator.
-        None => Next::Retry {
-            delay_seconds: delivery::backoff_seconds(attempt, settings.retry_base_seconds) as u32,
-            rejected: true,
-        },
+        None => delivery::after_unreadable(attempt, settings.retry_base_seconds),
     };
+    trace.outcome = next.outcome();
     match next {
         Next::Done => {
-            trace.outcome = "delivered";
             let _ = message.ack();
         }
-        Next::Retry {
-            delay_seconds,
-            rejected,
-        } => {
-            trace.outcome = match (&event, rejected) {
-                (None, _) => "malformed_message",
-                (Some(_), true) => "origin_rejected",
-                (Some(_), false) => "origin_unavailable",
-            };
+        Next::Retry { delay_seconds, .. } => {
             trace.retry_in_s = Some(delay_seconds);
             let options = Object::new();
             let _ = Reflect::set(
