@@ -77,7 +77,8 @@ pub fn signature(data: &[u8]) {
     assert!(signature::verify(chat, Some(&wrong), None, &keys, 4).is_err());
 }
 
-/// Cleaning: valid exactly when serde_json reads an object; the output is an object again,
+/// Cleaning: valid exactly when serde_json (with `arbitrary_precision`, so numbers of any size
+/// count, as webim-edge passes them through) reads an object; the output is an object again,
 /// cleaning it again changes nothing, and no string in it holds URL userinfo.
 pub fn clean(data: &[u8]) {
     let ours = clean::clean(data);
