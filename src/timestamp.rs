@@ -153,7 +153,10 @@ pub fn parse_http_date(s: &str) -> Option<i64> {
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
     let b = s.as_bytes();
-    if b.len() != 29
+    // ASCII first: the fixed offsets below must fall on character boundaries (a header value
+    // holding other characters panicked here; found by fuzzing).
+    if !s.is_ascii()
+        || b.len() != 29
         || &s[3..5] != ", "
         || !s.ends_with(" GMT")
         || b[7] != b' '
@@ -255,6 +258,8 @@ mod tests {
         );
         for bad in [
             "",
+            "ЖЖ, 06 Nov 1994 08:49:37 GM",
+            "Sun, 06 Nov 1994 08:49:37 GMТ",
             "Sunday, 06-Nov-94 08:49:37 GMT",
             "Sun, 06 Nov 1994 08:49:37 UTC",
             "Sun, 31 Feb 1994 08:49:37 GMT",
