@@ -609,7 +609,7 @@ mod tests {
             prop_assert_eq!(clean(&out.json).unwrap().json, out.json.clone());
             // No URL userinfo survives anywhere in the output text.
             let decoded: Value = serde_json::from_slice(&out.json).unwrap();
-            prop_assert!(!crate::sanitize::tests::has_userinfo(&decoded.to_string()));
+            prop_assert!(!crate::sanitize::has_userinfo(&decoded.to_string()));
         }
 
         /// Validity agrees with serde_json on arbitrary bytes (objects nested under 100 levels).

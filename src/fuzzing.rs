@@ -9,7 +9,7 @@ use crate::clean;
 use crate::event::EventType;
 use crate::params;
 use crate::pipeline;
-use crate::sanitize::strip_userinfo;
+use crate::sanitize::{has_userinfo, strip_userinfo};
 use crate::settings::Settings;
 use crate::signature::{self, Scheme};
 use crate::timestamp;
@@ -29,11 +29,6 @@ fn hmac_hex(chat: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(KEY).expect("HMAC takes any key");
     mac.update(chat);
     hex::encode(mac.finalize().into_bytes())
-}
-
-/// Does any string in `text` still hold `scheme://userinfo@`?
-fn has_userinfo(text: &str) -> bool {
-    strip_userinfo(text).is_some()
 }
 
 /// The parameter reader: query and body never panic; a chat read back is the chat encoded.

@@ -70,22 +70,24 @@ pub fn strip_userinfo(text: &str) -> Option<String> {
     })
 }
 
+/// Whether any `scheme://…@` with the `@` inside the authority is in `text`: a check written
+/// apart from [`strip_userinfo`] (a substring search, not its scan), for tests and fuzzing.
+#[doc(hidden)]
+pub fn has_userinfo(text: &str) -> bool {
+    text.match_indices("://").any(|(sep, _)| {
+        let rest = &text[sep + 3..];
+        let authority = &rest[..rest.find(ends_authority).unwrap_or(rest.len())];
+        has_scheme(text, sep) && authority.contains('@')
+    })
+}
+
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
     use proptest::prelude::*;
 
     fn strip(s: &str) -> String {
         strip_userinfo(s).unwrap_or_else(|| s.to_string())
-    }
-
-    /// Whether any `scheme://…@` with the `@` inside the authority is left.
-    pub(crate) fn has_userinfo(text: &str) -> bool {
-        text.match_indices("://").any(|(sep, _)| {
-            let rest = &text[sep + 3..];
-            let authority = &rest[..rest.find(ends_authority).unwrap_or(rest.len())];
-            has_scheme(text, sep) && authority.contains('@')
-        })
     }
 
     #[test]

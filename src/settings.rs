@@ -207,10 +207,7 @@ fn optional<T>(raw: Option<String>, parse: impl FnOnce(&str) -> Option<T>) -> Op
 
 /// Parses an optional decimal setting, falling back to `default` when unset.
 fn number<T: std::str::FromStr>(raw: Option<String>, default: T) -> Option<T> {
-    match raw {
-        None => Some(default),
-        Some(raw) => raw.trim().parse().ok(),
-    }
+    optional(raw, |raw| raw.trim().parse().ok()).map(|value| value.unwrap_or(default))
 }
 
 fn digest(bytes: &[u8]) -> [u8; 32] {
