@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-use crate::sanitize::{find_separator, strip_userinfo};
+use crate::sanitize::strip_userinfo;
 use crate::timestamp;
 
 /// Nesting of this many levels or more is refused, as serde_json refuses it (127 levels pass).
@@ -274,11 +274,7 @@ impl<'a> Cleaner<'a> {
         if role == Role::ChatId {
             self.chat_id = Some(text.chars().take(MAX_CHAT_ID_CHARS).collect());
         }
-        let mut rewritten = if find_separator(&text, 0).is_some() {
-            strip_userinfo(&text)
-        } else {
-            None
-        };
+        let mut rewritten = strip_userinfo(&text);
         if role == Role::Timestamp {
             if let Some(utc) = timestamp::normalize(rewritten.as_deref().unwrap_or(&text)) {
                 rewritten = Some(utc);

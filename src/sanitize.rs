@@ -28,7 +28,7 @@ fn has_scheme(text: &str, at: usize) -> bool {
 
 /// The position of the next `://` at or after `from`: a scan for `:`, cheaper on the many
 /// short strings of a chat than a substring search, which sets up a searcher per call.
-pub fn find_separator(text: &str, from: usize) -> Option<usize> {
+fn find_separator(text: &str, from: usize) -> Option<usize> {
     let bytes = text.as_bytes();
     let mut at = from;
     while let Some(offset) = bytes.get(at..)?.iter().position(|&b| b == b':') {

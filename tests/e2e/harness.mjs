@@ -132,12 +132,11 @@ export async function startEdge(bindings, options = {}) {
     },
     /** Log lines parsed as JSON (the worker's own lines), waiting until at least `n` exist. */
     async logLines(n = 1, timeoutMs = 2000) {
-      for (let i = 0; i < timeoutMs / 20; i++) {
-        const parsed = logs.flatMap((l) => { try { return [JSON.parse(l)]; } catch { return []; } });
-        if (parsed.length >= n) return parsed;
+      const parsed = () => logs.flatMap((l) => { try { return [JSON.parse(l)]; } catch { return []; } });
+      for (let i = 0; i < timeoutMs / 20 && parsed().length < n; i++) {
         await new Promise((r) => setTimeout(r, 20));
       }
-      return logs.flatMap((l) => { try { return [JSON.parse(l)]; } catch { return []; } });
+      return parsed();
     },
     dispose: () => mf.dispose(),
   };
