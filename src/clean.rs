@@ -246,23 +246,24 @@ impl<'a> Cleaner<'a> {
         let mut escaped = false;
         let mut i = open + 1;
         loop {
-            let offset = bytes
+            i += bytes
                 .get(i..)
-                .and_then(|rest| {
-                    rest.iter()
-                        .position(|&b| matches!(b, b'"' | b'\\' | 0x00..=0x1f))
-                })
+                .and_then(|rest| memchr::memchr2(b'"', b'\\', rest))
                 .ok_or(InvalidJson)?;
-            i += offset;
-            match bytes[i] {
-                b'"' => break,
-                b'\\' => {
-                    escaped = true;
-                    // The escaped byte is skipped here and checked by `unescape`.
-                    i += 2;
-                }
-                _ => return Err(InvalidJson),
+            if bytes[i] == b'"' {
+                break;
             }
+            escaped = true;
+            // The escaped byte is skipped here and checked by `unescape`.
+            i += 2;
+        }
+        // Raw control characters are not allowed in a string. Counted without an early exit,
+        // which the compiler turns into a wide compare.
+        let controls = bytes[open + 1..i]
+            .iter()
+            .fold(0u8, |n, &b| n | u8::from(b < 0x20));
+        if controls != 0 {
+            return Err(InvalidJson);
         }
         let raw = self.text.get(open + 1..i).ok_or(InvalidJson)?;
         self.pos = i + 1;

@@ -44,37 +44,29 @@ const HEX: [u8; 256] = {
 /// One name or value decoded in one pass: `+` is a space, `%XX` a byte; a malformed escape
 /// stays as written.
 fn decode(part: &[u8]) -> Cow<'_, [u8]> {
-    let special = |b: &u8| matches!(b, b'+' | b'%');
-    let Some(first) = part.iter().position(special) else {
+    let Some(first) = memchr::memchr2(b'%', b'+', part) else {
         return Cow::Borrowed(part);
     };
-    let mut out = Vec::with_capacity(part.len());
-    out.extend_from_slice(&part[..first]);
-    let mut rest = &part[first..];
-    loop {
-        rest = match rest {
-            [b'%', high, low, tail @ ..]
-                if HEX[usize::from(*high)] | HEX[usize::from(*low)] != 0xFF =>
-            {
-                out.push(HEX[usize::from(*high)] << 4 | HEX[usize::from(*low)]);
-                tail
-            }
-            [b'+', tail @ ..] => {
-                out.push(b' ');
-                tail
-            }
-            [b'%', tail @ ..] => {
-                out.push(b'%');
-                tail
-            }
-            [] => break,
-            _ => {
-                let run = rest.iter().position(special).unwrap_or(rest.len());
-                out.extend_from_slice(&rest[..run]);
-                &rest[run..]
-            }
+    // Decoding never lengthens: the output is written in place and cut to size.
+    let mut out = part.to_vec();
+    let mut len = first;
+    let mut i = first;
+    while let Some(&byte) = part.get(i) {
+        out[len] = match byte {
+            b'%' => match part.get(i + 1..i + 3) {
+                Some(&[high, low]) if HEX[usize::from(high)] | HEX[usize::from(low)] != 0xFF => {
+                    i += 2;
+                    HEX[usize::from(high)] << 4 | HEX[usize::from(low)]
+                }
+                _ => b'%',
+            },
+            b'+' => b' ',
+            other => other,
         };
+        len += 1;
+        i += 1;
     }
+    out.truncate(len);
     Cow::Owned(out)
 }
 
@@ -86,14 +78,8 @@ pub fn read(query: &[u8], content_type: Option<&str>, body: &[u8]) -> Result<Par
     let mut chat = None;
     let mut signature = None;
     let mut crc = None;
-    for pair in query
-        .split(|&b| b == b'&')
-        .chain(body.split(|&b| b == b'&'))
-    {
-        if pair.is_empty() {
-            continue;
-        }
-        let (name, value) = match pair.iter().position(|&b| b == b'=') {
+    for pair in pairs(query).chain(pairs(body)) {
+        let (name, value) = match memchr::memchr(b'=', pair) {
             Some(at) => (&pair[..at], &pair[at + 1..]),
             None => (pair, &[][..]),
         };
@@ -111,6 +97,22 @@ pub fn read(query: &[u8], content_type: Option<&str>, body: &[u8]) -> Result<Par
         chat: chat.ok_or(EdgeError::MissingChat)?,
         signature,
         crc,
+    })
+}
+
+/// The non-empty `&`-separated pairs of `input`.
+fn pairs(input: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = Some(input);
+    std::iter::from_fn(move || loop {
+        let current = rest?;
+        let (pair, next) = match memchr::memchr(b'&', current) {
+            Some(at) => (&current[..at], Some(&current[at + 1..])),
+            None => (current, None),
+        };
+        rest = next;
+        if !pair.is_empty() {
+            return Some(pair);
+        }
     })
 }
 

@@ -13,6 +13,28 @@ fn ends_authority(c: char) -> bool {
         || c.is_control()
 }
 
+/// The length of the authority at the start of `rest`: a byte scan, decoding a character only
+/// where a byte is not ASCII.
+fn authority_len(rest: &str) -> usize {
+    let bytes = rest.as_bytes();
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let (ends, width) = if b.is_ascii() {
+            (ends_authority(char::from(b)), 1)
+        } else {
+            match rest[i..].chars().next() {
+                Some(c) => (ends_authority(c), c.len_utf8()),
+                None => break,
+            }
+        };
+        if ends {
+            return i;
+        }
+        i += width;
+    }
+    bytes.len()
+}
+
 fn is_scheme_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.')
 }
@@ -31,7 +53,7 @@ fn has_scheme(text: &str, at: usize) -> bool {
 fn find_separator(text: &str, from: usize) -> Option<usize> {
     let bytes = text.as_bytes();
     let mut at = from;
-    while let Some(offset) = bytes.get(at..)?.iter().position(|&b| b == b':') {
+    while let Some(offset) = memchr::memchr(b':', bytes.get(at..)?) {
         let colon = at + offset;
         if bytes.get(colon + 1..colon + 3) == Some(b"//") {
             return Some(colon);
@@ -49,9 +71,7 @@ pub fn strip_userinfo(text: &str) -> Option<String> {
     let mut search = 0;
     while let Some(sep) = find_separator(text, search) {
         let authority_start = sep + 3;
-        let authority_len = text[authority_start..]
-            .find(ends_authority)
-            .unwrap_or(text.len() - authority_start);
+        let authority_len = authority_len(&text[authority_start..]);
         let authority = &text[authority_start..authority_start + authority_len];
         search = authority_start;
         if !has_scheme(text, sep) {
