@@ -8,6 +8,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use webim_edge::clean;
+use webim_edge::crypto::RustCrypto;
 use webim_edge::event::{Event, EventType};
 use webim_edge::settings::Settings;
 use webim_edge::signature::{self, Scheme};
@@ -19,28 +20,33 @@ const FORM: Option<&str> = Some("application/x-www-form-urlencoded");
 /// A realistic chat of at least `size` bytes: Cyrillic and emoji text, URLs with credentials,
 /// Webim's odd timestamps.
 fn chat_of_size(size: usize) -> String {
-    let mut messages = Vec::new();
-    let mut chat = String::new();
+    let mut chat = serde_json::json!({
+        "id": 190425,
+        "created_at": "2019-07-05 19:28:20+03:00",
+        "locale": "ru",
+        "start_page": {"url": "https://crm:secret@shop.example.ru/checkout"},
+        "visitor": {"id": "6a1f", "fields": {"name": "Анна", "email": "anna@example.ru"}},
+        "operator": {"id": 17, "email": "op@example.com", "name": "Иван"},
+        "messages": [],
+    });
+    // Messages are added until the text is long enough, counting their length as they go,
+    // so that building a 1 MB chat serializes it once.
+    let mut len = chat.to_string().len();
     let mut i = 0;
-    while chat.len() < size {
-        messages.push(serde_json::json!({
+    while len < size {
+        let message = serde_json::json!({
             "created_at": "2019-07-05T16:28:20 Z",
             "kind": if i % 2 == 0 { "visitor" } else { "operator" },
             "message": format!("Сообщение {i}: здравствуйте 👋, ссылка https://user:pw@shop.example.ru/order/{i} и почта anna@example.ru")
-        }));
+        });
+        len += message.to_string().len() + 1;
+        chat["messages"]
+            .as_array_mut()
+            .expect("messages is an array")
+            .push(message);
         i += 1;
-        chat = serde_json::json!({
-            "id": 190425,
-            "created_at": "2019-07-05 19:28:20+03:00",
-            "locale": "ru",
-            "start_page": {"url": "https://crm:secret@shop.example.ru/checkout"},
-            "visitor": {"id": "6a1f", "fields": {"name": "Анна", "email": "anna@example.ru"}},
-            "operator": {"id": 17, "email": "op@example.com", "name": "Иван"},
-            "messages": messages,
-        })
-        .to_string();
     }
-    chat
+    chat.to_string()
 }
 
 fn hmac_hex(chat: &[u8]) -> String {
@@ -77,6 +83,7 @@ fn core(c: &mut Criterion) {
         let body = format!("chat={chat_param}&signature={signature}");
         let clean = clean::clean(chat.as_bytes()).expect("valid chat").json;
         let event = Event::new(
+            &RustCrypto,
             EventType::ChatStarted,
             chat.as_bytes(),
             &clean,
@@ -100,6 +107,7 @@ fn core(c: &mut Criterion) {
         group.bench_function("2_verify", |b| {
             b.iter(|| {
                 signature::verify(
+                    &RustCrypto,
                     black_box(chat.as_bytes()),
                     Some(signature.as_bytes()),
                     None,
@@ -114,6 +122,7 @@ fn core(c: &mut Criterion) {
         group.bench_function("4_event", |b| {
             b.iter(|| {
                 Event::new(
+                    &RustCrypto,
                     EventType::ChatStarted,
                     black_box(chat.as_bytes()),
                     &clean,
@@ -124,14 +133,18 @@ fn core(c: &mut Criterion) {
         });
         group.bench_function("5_sign_outbound", |b| {
             b.iter(|| {
-                settings
-                    .origin
-                    .request(black_box(&event), settings.signing_key.as_ref(), 0)
+                settings.origin.request(
+                    &RustCrypto,
+                    black_box(&event),
+                    settings.signing_key.as_ref(),
+                    0,
+                )
             })
         });
         group.bench_function("whole", |b| {
             b.iter(|| {
                 let accepted = pipeline::accept(
+                    &RustCrypto,
                     &settings,
                     EventType::ChatStarted,
                     b"",
@@ -140,9 +153,12 @@ fn core(c: &mut Criterion) {
                     0,
                 )
                 .expect("genuine");
-                settings
-                    .origin
-                    .request(&accepted.event, settings.signing_key.as_ref(), 0)
+                settings.origin.request(
+                    &RustCrypto,
+                    &accepted.event,
+                    settings.signing_key.as_ref(),
+                    0,
+                )
             })
         });
         group.finish();

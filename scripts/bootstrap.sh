@@ -42,8 +42,8 @@ fi
 
 WASM_BINDGEN_BIN="$(command -v wasm-bindgen)"
 WASM_OPT_BIN="$ROOT/node_modules/.bin/wasm-opt"
-ESBUILD_BIN="$ROOT/node_modules/.bin/esbuild"
-for bin in "$WASM_BINDGEN_BIN" "$WASM_OPT_BIN" "$ESBUILD_BIN"; do
+ESBUILD_BIN="$ROOT/scripts/esbuild.sh"
+for bin in "$WASM_BINDGEN_BIN" "$WASM_OPT_BIN" "$ROOT/node_modules/.bin/esbuild"; do
   # worker-build falls back to downloading when a path does not resolve; fail loudly instead.
   [ -x "$bin" ] || { say "missing $bin"; exit 1; }
 done

@@ -1,8 +1,7 @@
 //! The forwarded event (SPEC §5): the event type, the deterministic event id and the JSON body
 //! sent to the origin around the clean chat.
 
-use sha2::{Digest, Sha256};
-
+use crate::crypto::Crypto;
 use crate::signature::Scheme;
 use crate::timestamp;
 
@@ -46,12 +45,8 @@ impl EventType {
 
 /// `evt_` + the first 32 hex digits of SHA-256(type + "\n" + chat bytes): the same for every
 /// retry of the same delivery.
-pub fn event_id(event_type: EventType, signed_chat: &[u8]) -> String {
-    let mut hash = Sha256::new();
-    hash.update(event_type.as_str().as_bytes());
-    hash.update(b"\n");
-    hash.update(signed_chat);
-    let digest = hash.finalize();
+pub fn event_id(crypto: &dyn Crypto, event_type: EventType, signed_chat: &[u8]) -> String {
+    let digest = crypto.sha256(&[event_type.as_str().as_bytes(), b"\n", signed_chat]);
     format!("evt_{}", hex::encode(&digest[..16]))
 }
 
@@ -67,13 +62,14 @@ pub struct Event {
 impl Event {
     /// Builds the event from the signed chat bytes (for the id) and the clean chat's JSON.
     pub fn new(
+        crypto: &dyn Crypto,
         event_type: EventType,
         signed_chat: &[u8],
         clean_chat: &[u8],
         scheme: Scheme,
         received_at_ms: u64,
     ) -> Event {
-        let id = event_id(event_type, signed_chat);
+        let id = event_id(crypto, event_type, signed_chat);
         // Every piece but the chat is plain ASCII that needs no escaping.
         let head = format!(
             r#"{{"type":"{}","id":"{}","received_at":"{}","signature_scheme":"{}","chat":"#,
@@ -117,20 +113,28 @@ impl Event {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crypto::RustCrypto;
 
     #[test]
     fn id_matches_an_independent_sha256() {
         // python3 -c "import hashlib; print('evt_' + hashlib.sha256(b'chat_started\\n{\"id\":1}').hexdigest()[:32])"
-        let id = event_id(EventType::ChatStarted, br#"{"id":1}"#);
+        let id = event_id(&RustCrypto, EventType::ChatStarted, br#"{"id":1}"#);
         assert_eq!(id, "evt_9781966ee91858ba120e7640bbd89b0a");
-        assert_ne!(id, event_id(EventType::ChatClosed, br#"{"id":1}"#));
-        assert_ne!(id, event_id(EventType::ChatStarted, br#"{"id": 1}"#));
+        assert_ne!(
+            id,
+            event_id(&RustCrypto, EventType::ChatClosed, br#"{"id":1}"#)
+        );
+        assert_ne!(
+            id,
+            event_id(&RustCrypto, EventType::ChatStarted, br#"{"id": 1}"#)
+        );
     }
 
     #[test]
     fn body_has_the_spec_shape() {
         let chat = r#"{"id":7,"big":123456789012345678901234567890,"f":1.0,"m":"Привет 👋"}"#;
         let e = Event::new(
+            &RustCrypto,
             EventType::ChatClosed,
             b"raw",
             chat.as_bytes(),

@@ -6,6 +6,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use crate::clean;
+use crate::crypto::RustCrypto;
 use crate::event::EventType;
 use crate::params;
 use crate::pipeline;
@@ -55,21 +56,29 @@ pub fn signature(data: &[u8]) {
     let (chat, submitted) = split(data);
     let keys = [KEY.to_vec()];
     for version in [3, 4] {
-        let _ = signature::verify(chat, Some(submitted), None, &keys, version);
-        let _ = signature::verify(chat, None, Some(submitted), &keys, version);
+        let _ = signature::verify(&RustCrypto, chat, Some(submitted), None, &keys, version);
+        let _ = signature::verify(&RustCrypto, chat, None, Some(submitted), &keys, version);
     }
     let genuine = hmac_hex(chat);
-    let verified =
-        signature::verify(chat, Some(genuine.as_bytes()), None, &keys, 4).expect("genuine");
+    let verified = signature::verify(&RustCrypto, chat, Some(genuine.as_bytes()), None, &keys, 4)
+        .expect("genuine");
     assert_eq!(verified.scheme, Scheme::HmacSha256);
     if let Some(first) = chat.first() {
         let mut tampered = chat.to_vec();
         tampered[0] = first.wrapping_add(1);
-        assert!(signature::verify(&tampered, Some(genuine.as_bytes()), None, &keys, 4).is_err());
+        assert!(signature::verify(
+            &RustCrypto,
+            &tampered,
+            Some(genuine.as_bytes()),
+            None,
+            &keys,
+            4
+        )
+        .is_err());
     }
     let mut wrong = genuine.into_bytes();
     wrong[0] = if wrong[0] == b'0' { b'1' } else { b'0' };
-    assert!(signature::verify(chat, Some(&wrong), None, &keys, 4).is_err());
+    assert!(signature::verify(&RustCrypto, chat, Some(&wrong), None, &keys, 4).is_err());
 }
 
 /// Cleaning: valid exactly when serde_json (with `arbitrary_precision`, so numbers of any size
@@ -162,6 +171,7 @@ pub fn pipeline(data: &[u8]) {
     }
     body.extend_from_slice(tail);
     let decision = pipeline::accept(
+        &RustCrypto,
         &settings,
         EventType::ChatAssigned,
         query,
@@ -184,11 +194,14 @@ pub fn pipeline(data: &[u8]) {
             .ends_with(&[clean.json.as_slice(), b"}"].concat()));
         assert_eq!(
             accepted.event.id,
-            crate::event::event_id(EventType::ChatAssigned, &read.chat)
+            crate::event::event_id(&RustCrypto, EventType::ChatAssigned, &read.chat)
         );
-        let request = settings
-            .origin
-            .request(&accepted.event, settings.signing_key.as_ref(), 0);
+        let request = settings.origin.request(
+            &RustCrypto,
+            &accepted.event,
+            settings.signing_key.as_ref(),
+            0,
+        );
         assert!(request
             .headers
             .iter()

@@ -5,6 +5,7 @@
 //! entry points below and `runtime` are the shell that does the I/O.
 
 pub mod clean;
+pub mod crypto;
 pub mod delivery;
 pub mod error;
 pub mod event;

@@ -7,6 +7,7 @@ use std::fmt;
 use base64::Engine as _;
 use percent_encoding::percent_decode_str;
 
+use crate::crypto::Crypto;
 use crate::event::Event;
 use crate::webhook::SigningKey;
 
@@ -90,6 +91,7 @@ impl Origin {
     /// and nothing of the inbound request.
     pub fn request(
         &self,
+        crypto: &dyn Crypto,
         event: &Event,
         signing_key: Option<&SigningKey>,
         now_secs: u64,
@@ -105,7 +107,7 @@ impl Origin {
         if let Some(key) = signing_key {
             headers.push((
                 "webhook-signature",
-                key.sign(&event.id, &timestamp, &event.body),
+                key.sign(crypto, &event.id, &timestamp, &event.body),
             ));
         }
         if let Some(auth) = &self.authorization {

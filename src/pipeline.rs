@@ -6,6 +6,7 @@
 use serde::Serialize;
 
 use crate::clean;
+use crate::crypto::Crypto;
 use crate::delivery::OriginAnswer;
 use crate::error::EdgeError;
 use crate::event::{Event, EventType};
@@ -100,6 +101,7 @@ pub struct Accepted {
 
 /// Steps 2–6 on the read body: size, parameters, signature, parsing, cleaning, the event.
 pub fn accept(
+    crypto: &dyn Crypto,
     settings: &Settings,
     event_type: EventType,
     query: &[u8],
@@ -112,6 +114,7 @@ pub fn accept(
     }
     let params = params::read(query, content_type, body)?;
     let verified = signature::verify(
+        crypto,
         &params.chat,
         params.signature.as_deref(),
         params.crc.as_deref(),
@@ -120,6 +123,7 @@ pub fn accept(
     )?;
     let clean = clean::clean(&params.chat).map_err(|_| EdgeError::InvalidChatJson)?;
     let event = Event::new(
+        crypto,
         event_type,
         &params.chat,
         &clean.json,
@@ -156,6 +160,7 @@ pub fn duplicate(id: &str) -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crypto::RustCrypto;
     use crate::signature::Scheme;
     use hmac::{Hmac, Mac};
     use sha2::Sha256;
@@ -258,6 +263,7 @@ mod tests {
         let chat = r#"{"id":"c1","start_page":{"url":"https://u:p@crm.example/x"}}"#;
         let query = format!("chat={}&signature={}", enc(chat), sign(chat));
         let a = accept(
+            &RustCrypto,
             &settings(&[]),
             EventType::ChatStarted,
             query.as_bytes(),
@@ -270,7 +276,7 @@ mod tests {
         assert_eq!(a.chat_id.as_deref(), Some("c1"));
         assert_eq!(
             a.event.id,
-            crate::event::event_id(EventType::ChatStarted, chat.as_bytes())
+            crate::event::event_id(&RustCrypto, EventType::ChatStarted, chat.as_bytes())
         );
         let body = String::from_utf8(a.event.body).unwrap();
         assert!(body.contains("https://crm.example/x") && !body.contains("u:p@"));
@@ -279,8 +285,18 @@ mod tests {
     #[test]
     fn authentication_comes_before_parsing() {
         let s = settings(&[]);
-        let run =
-            |q: String| accept(&s, EventType::ChatStarted, q.as_bytes(), None, b"", 0).map(|_| ());
+        let run = |q: String| {
+            accept(
+                &RustCrypto,
+                &s,
+                EventType::ChatStarted,
+                q.as_bytes(),
+                None,
+                b"",
+                0,
+            )
+            .map(|_| ())
+        };
         assert_eq!(
             run(format!("chat={}&signature=00", enc("not json"))),
             Err(EdgeError::BadSignature)
@@ -308,6 +324,7 @@ mod tests {
     fn the_read_body_is_measured_too() {
         let s = settings(&[("MAX_BODY_BYTES", "4")]);
         let got = accept(
+            &RustCrypto,
             &s,
             EventType::ChatStarted,
             b"",

@@ -2,11 +2,10 @@
 //! exact chat bytes, against every configured key (rotation), in constant time, with the
 //! handler-API-version gate for `crc`.
 
-use hmac::{Hmac, Mac};
 use md5::{Digest, Md5};
-use sha2::Sha256;
 use subtle::{Choice, ConstantTimeEq};
 
+use crate::crypto::Crypto;
 use crate::error::EdgeError;
 
 /// Which of Webim's two schemes authenticated a delivery.
@@ -38,6 +37,7 @@ const HMAC_API_VERSION: u32 = 4;
 
 /// Checks `chat` against the submitted `signature` or `crc` (hex, any case).
 pub fn verify(
+    crypto: &dyn Crypto,
     chat: &[u8],
     signature: Option<&[u8]>,
     crc: Option<&[u8]>,
@@ -55,13 +55,10 @@ pub fn verify(
     let submitted = hex::decode(submitted).map_err(|_| EdgeError::BadSignature)?;
     let matches = |key: &[u8]| -> Choice {
         match scheme {
-            Scheme::HmacSha256 => match Hmac::<Sha256>::new_from_slice(key) {
-                Ok(mut mac) => {
-                    mac.update(chat);
-                    Choice::from(u8::from(mac.verify_slice(&submitted).is_ok()))
-                }
-                Err(_) => Choice::from(0),
-            },
+            Scheme::HmacSha256 => crypto
+                .hmac_sha256(key, &[chat])
+                .as_slice()
+                .ct_eq(&submitted),
             Scheme::Md5 => {
                 let mut md5 = Md5::new();
                 md5.update(chat);
@@ -85,6 +82,7 @@ pub fn verify(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crypto::RustCrypto;
     use serde::Deserialize;
 
     /// Vectors written by `tests/fixtures/make_signatures.py` with Python's hmac and hashlib.
@@ -108,6 +106,7 @@ mod tests {
     fn independent_hmac_vectors_verify() {
         for v in vectors() {
             let got = verify(
+                &RustCrypto,
                 v.chat.as_bytes(),
                 Some(v.hmac_sha256.as_bytes()),
                 None,
@@ -125,6 +124,7 @@ mod tests {
             );
             let upper = v.hmac_sha256.to_uppercase();
             assert!(verify(
+                &RustCrypto,
                 v.chat.as_bytes(),
                 Some(upper.as_bytes()),
                 None,
@@ -139,6 +139,7 @@ mod tests {
     fn independent_md5_vectors_verify_below_version_4() {
         for v in vectors() {
             let got = verify(
+                &RustCrypto,
                 v.chat.as_bytes(),
                 None,
                 Some(v.md5_crc.as_bytes()),
@@ -163,6 +164,7 @@ mod tests {
         for version in [4, 5, 100] {
             assert_eq!(
                 verify(
+                    &RustCrypto,
                     v.chat.as_bytes(),
                     None,
                     Some(v.md5_crc.as_bytes()),
@@ -179,6 +181,7 @@ mod tests {
         let v = &vectors()[0];
         let ring = keys(&["new-key", &v.key, &v.key]);
         let got = verify(
+            &RustCrypto,
             v.chat.as_bytes(),
             Some(v.hmac_sha256.as_bytes()),
             None,
@@ -196,11 +199,19 @@ mod tests {
         let mut tampered = v.chat.clone().into_bytes();
         tampered[5] ^= 1;
         assert_eq!(
-            verify(&tampered, Some(v.hmac_sha256.as_bytes()), None, &k, 4),
+            verify(
+                &RustCrypto,
+                &tampered,
+                Some(v.hmac_sha256.as_bytes()),
+                None,
+                &k,
+                4
+            ),
             Err(EdgeError::BadSignature)
         );
         assert_eq!(
             verify(
+                &RustCrypto,
                 v.chat.as_bytes(),
                 Some(v.hmac_sha256.as_bytes()),
                 None,
@@ -210,7 +221,7 @@ mod tests {
             Err(EdgeError::BadSignature)
         );
         assert_eq!(
-            verify(v.chat.as_bytes(), None, Some(b"00"), &k, 3),
+            verify(&RustCrypto, v.chat.as_bytes(), None, Some(b"00"), &k, 3),
             Err(EdgeError::BadSignature)
         );
     }
@@ -228,7 +239,14 @@ mod tests {
             &format!(" {}", v.hmac_sha256),
         ] {
             assert_eq!(
-                verify(v.chat.as_bytes(), Some(bad.as_bytes()), None, &k, 4),
+                verify(
+                    &RustCrypto,
+                    v.chat.as_bytes(),
+                    Some(bad.as_bytes()),
+                    None,
+                    &k,
+                    4
+                ),
                 Err(EdgeError::BadSignature),
                 "{bad:?}"
             );
@@ -240,6 +258,7 @@ mod tests {
         let v = &vectors()[0];
         assert_eq!(
             verify(
+                &RustCrypto,
                 v.chat.as_bytes(),
                 Some(v.md5_crc.as_bytes()),
                 None,
@@ -256,6 +275,7 @@ mod tests {
         let k = keys(&[&v.key]);
         assert_eq!(
             verify(
+                &RustCrypto,
                 v.chat.as_bytes(),
                 Some(b"00"),
                 Some(v.md5_crc.as_bytes()),
@@ -265,7 +285,7 @@ mod tests {
             Err(EdgeError::BadSignature)
         );
         assert_eq!(
-            verify(v.chat.as_bytes(), None, None, &k, 3),
+            verify(&RustCrypto, v.chat.as_bytes(), None, None, &k, 3),
             Err(EdgeError::MissingSignature)
         );
     }

@@ -2,11 +2,11 @@
 //! `v1,<base64 HMAC-SHA256("id.timestamp.body")>` signature.
 
 use base64::Engine as _;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 
-/// The origin signing secret, ready to sign.
-pub struct SigningKey(Hmac<Sha256>);
+use crate::crypto::Crypto;
+
+/// The origin signing secret's key bytes.
+pub struct SigningKey(Vec<u8>);
 
 impl SigningKey {
     /// `whsec_<base64>` (the prefix is optional, as in Standard Webhooks libraries); `None` when
@@ -17,19 +17,15 @@ impl SigningKey {
             .decode(encoded)
             .ok()
             .filter(|key| !key.is_empty())
-            .and_then(|key| Hmac::new_from_slice(&key).ok())
             .map(SigningKey)
     }
 
     /// The `webhook-signature` header value for one attempt.
-    pub fn sign(&self, id: &str, timestamp: &str, body: &[u8]) -> String {
-        let mut mac = self.0.clone();
-        mac.update(id.as_bytes());
-        mac.update(b".");
-        mac.update(timestamp.as_bytes());
-        mac.update(b".");
-        mac.update(body);
-        let tag = mac.finalize().into_bytes();
+    pub fn sign(&self, crypto: &dyn Crypto, id: &str, timestamp: &str, body: &[u8]) -> String {
+        let tag = crypto.hmac_sha256(
+            &self.0,
+            &[id.as_bytes(), b".", timestamp.as_bytes(), b".", body],
+        );
         format!(
             "v1,{}",
             base64::engine::general_purpose::STANDARD.encode(tag)
@@ -40,6 +36,7 @@ impl SigningKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crypto::RustCrypto;
 
     /// The example in the Standard Webhooks specification's reference test suite:
     /// secret, id, timestamp and payload with the signature its libraries produce.
@@ -47,6 +44,7 @@ mod tests {
     fn standard_webhooks_reference_vector() {
         let key = SigningKey::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
         let sig = key.sign(
+            &RustCrypto,
             "msg_p5jXN8AQM9LWM0D4loKWxJek",
             "1614265330",
             br#"{"test": 2432232314}"#,

@@ -10,7 +10,9 @@ export const KEY = "demo-private-key";
 export const OLD_KEY = "previous-key";
 export const SIGNING_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 export const VERSION = readFileSync(new URL("../../Cargo.toml", import.meta.url), "utf8").match(/^version = "(.+)"/m)[1];
-const COMPATIBILITY_DATE = readFileSync(new URL("../../wrangler.toml", import.meta.url), "utf8").match(/^compatibility_date = "(.+)"/m)[1];
+const WRANGLER_TOML = readFileSync(new URL("../../wrangler.toml", import.meta.url), "utf8");
+const COMPATIBILITY_DATE = WRANGLER_TOML.match(/^compatibility_date = "(.+)"/m)[1];
+const COMPATIBILITY_FLAGS = JSON.parse(WRANGLER_TOML.match(/^compatibility_flags = (\[.*\])/m)[1]);
 
 export const hmacHex = (chat, key = KEY) => crypto.createHmac("sha256", key).update(chat).digest("hex");
 export const crcHex = (chat, key = KEY) => crypto.createHash("md5").update(Buffer.concat([Buffer.from(chat), Buffer.from(key)])).digest("hex");
@@ -83,6 +85,7 @@ export const WASM_WORKER = {
     { type: "CompiledWasm", include: ["**/*.wasm"] },
   ],
   compatibilityDate: COMPATIBILITY_DATE,
+  compatibilityFlags: COMPATIBILITY_FLAGS,
 };
 
 /**
