@@ -4,7 +4,7 @@
 // at a fixed concurrency. Reports workerd's CPU time per request (from /proc schedstat),
 // requests per second and p50/p99 latency, then the sizes of the built bundle.
 // Each worker is measured in several rounds, interleaved, and the median round is reported.
-//   usage: node bench/run.mjs [--requests 3000] [--concurrency 8] [--rounds 3]
+//   usage: node bench/run.mjs [--requests 3000] [--concurrency 8] [--rounds 5]
 import { readFileSync } from "node:fs";
 import http from "node:http";
 import { parseArgs } from "node:util";
@@ -16,13 +16,14 @@ const { values } = parseArgs({
   options: {
     requests: { type: "string", default: "3000" },
     concurrency: { type: "string", default: "8" },
-    rounds: { type: "string", default: "3" },
+    rounds: { type: "string", default: "5" },
   },
 });
 const ROUNDS = Number(values.rounds);
 const REQUESTS = Number(values.requests);
 const CONCURRENCY = Number(values.concurrency);
-const WARMUP = 300;
+// Enough for V8 to optimize the JavaScript and the wasm before the clock starts.
+const WARMUP = 1000;
 
 // A 4 KB chat, signed once; every request sends the same delivery.
 let chat = sampleChat();
@@ -79,7 +80,7 @@ async function drive(url, count) {
 }
 
 async function measure(worker) {
-  const served = await serve(worker.options, bindings);
+  const served = await serve(worker.options, bindings, { pin: true });
   await drive(served.url, WARMUP);
   const before = served.cpuMicros();
   const run = await drive(served.url, REQUESTS);

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds the release wasm worker into build/ (wrangler's [build] command runs this too), then
 # strips the names section that worker-build keeps, and reports the sizes.
+#   --keep-names  keeps the names section, so that profiles (bench/profile.mjs) name functions
 source "$(dirname "$0")/bootstrap.sh"
 worker-build --release
-wasm-opt build/index_bg.wasm -o build/index_bg.wasm --strip-debug --strip-producers \
+[ "${1:-}" = "--keep-names" ] || wasm-opt build/index_bg.wasm -o build/index_bg.wasm --strip-debug --strip-producers \
   --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int \
   --enable-bulk-memory --enable-multivalue --enable-reference-types --enable-exception-handling
 for f in build/index_bg.wasm build/index.js; do

@@ -1,0 +1,99 @@
+#!/usr/bin/env node
+// npm run profile: where the worker isolate's time goes. Serves one worker as the runtime
+// benchmark does, drives it with the same signed 4 KB deliveries, records V8's sampling
+// profile of the isolate through the inspector, and prints the functions with the most self
+// time, in µs per request. Build with `npm run build -- --keep-names` first to see Rust names.
+// The profiler slows the isolate (wasm most of all), so read the shares, not the totals.
+//   usage: node bench/profile.mjs [--worker edge|js|forward] [--requests 3000] [--top 30]
+import http from "node:http";
+import { parseArgs } from "node:util";
+import WebSocket from "ws";
+import { KEY, SIGNING_SECRET, delivery, sampleChat } from "../tests/e2e/harness.mjs";
+import { WASM_WORKER, jsWorker, serve } from "./workerd.mjs";
+
+const { values } = parseArgs({
+  options: {
+    worker: { type: "string", default: "edge" },
+    requests: { type: "string", default: "3000" },
+    top: { type: "string", default: "30" },
+  },
+});
+const WORKERS = { edge: WASM_WORKER, js: jsWorker("bench/js-reference.mjs"), forward: jsWorker("bench/forward-only.mjs") };
+const REQUESTS = Number(values.requests);
+const INSPECTOR_PORT = 9329;
+
+let chat = sampleChat();
+for (let i = 0; chat.length < 4096; i++) chat = sampleChat({ note: "Комментарий оператора 🙂 ".repeat(i) });
+const { init } = delivery(chat);
+const origin = http.createServer((req, res) => {
+  req.resume();
+  req.on("end", () => res.writeHead(204).end());
+});
+await new Promise((r) => origin.listen(0, "127.0.0.1", r));
+const bindings = { WEBIM_PRIVATE_KEYS: KEY, ORIGIN_URL: `http://127.0.0.1:${origin.address().port}/events`, ORIGIN_SIGNING_SECRET: SIGNING_SECRET };
+const served = await serve({ ...WORKERS[values.worker], inspectorPort: INSPECTOR_PORT }, bindings);
+
+// The inspector: one WebSocket to the user worker's isolate, one pending promise per call.
+const targets = await (await fetch(`http://127.0.0.1:${INSPECTOR_PORT}/json`)).json();
+const ws = new WebSocket(targets.find((t) => t.title.includes("core:user")).webSocketDebuggerUrl);
+await new Promise((r) => ws.on("open", r));
+const pending = new Map();
+let lastId = 0;
+ws.on("message", (data) => {
+  const msg = JSON.parse(data);
+  pending.get(msg.id)?.(msg.result);
+  pending.delete(msg.id);
+});
+const call = (method, params = {}) =>
+  new Promise((resolve) => {
+    pending.set(++lastId, resolve);
+    ws.send(JSON.stringify({ id: lastId, method, params }));
+  });
+
+async function drive(count) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+  const target = new URL("/webim/chat_started", served.url);
+  let next = 0;
+  const one = () =>
+    new Promise((resolve, reject) => {
+      const req = http.request(target, { method: "POST", agent, headers: init.headers }, (res) => {
+        res.resume();
+        res.on("end", resolve);
+      });
+      req.on("error", reject);
+      req.end(init.body);
+    });
+  await Promise.all(Array.from({ length: 8 }, async () => { while (next++ < count) await one(); }));
+  agent.destroy();
+}
+
+await drive(300);
+await call("Profiler.enable");
+await call("Profiler.setSamplingInterval", { interval: 50 });
+await call("Profiler.start");
+const cpuBefore = served.cpuMicros();
+await drive(REQUESTS);
+const cpu = (served.cpuMicros() - cpuBefore) / REQUESTS;
+const { profile } = await call("Profiler.stop");
+ws.close();
+await served.dispose();
+origin.close();
+
+// Self time per function name, summed over the nodes of the call tree.
+const samplesPerNode = new Map();
+for (const id of profile.samples) samplesPerNode.set(id, (samplesPerNode.get(id) ?? 0) + 1);
+const selfSamples = new Map();
+for (const node of profile.nodes) {
+  const file = node.callFrame.url.split("/").pop();
+  const name = `${node.callFrame.functionName || "(anonymous)"}${file ? ` [${file}]` : ""}`;
+  selfSamples.set(name, (selfSamples.get(name) ?? 0) + (samplesPerNode.get(node.id) ?? 0));
+}
+const total = profile.samples.length;
+const usPerSample = (profile.endTime - profile.startTime) / total / REQUESTS;
+const busy = total - (selfSamples.get("(idle)") ?? 0);
+console.log(`\n${values.worker}: ${REQUESTS} deliveries; workerd CPU ${cpu.toFixed(0)} µs/request; isolate thread busy ${(busy * usPerSample).toFixed(0)} µs/request\n`);
+console.log("| µs/request | % of busy | function |");
+console.log("|---|---|---|");
+for (const [name, n] of [...selfSamples].filter(([name]) => name !== "(idle)").sort((a, b) => b[1] - a[1]).slice(0, Number(values.top))) {
+  console.log(`| ${(n * usPerSample).toFixed(1)} | ${((100 * n) / busy).toFixed(1)} | ${name.slice(0, 100)} |`);
+}
