@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Prints criterion's latest estimates (target/criterion) as a table: µs per event and MB/s,
+// Prints criterion's latest estimates (target/criterion, the median of each benchmark, which a
+// busy machine skews less than the mean) as a table: µs per event and MB/s,
 // per chat size and stage, and the per-byte cost of each stage at 1 MB relative to 4 KB.
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 
@@ -9,7 +10,7 @@ const read = (path) => JSON.parse(readFileSync(path, "utf8"));
 const rows = new Map();
 for (const size of sizes) {
   for (const stage of readdirSync(`${root}/${size}`).filter((d) => existsSync(`${root}/${size}/${d}/new/estimates.json`)).sort()) {
-    const ns = read(`${root}/${size}/${stage}/new/estimates.json`).mean.point_estimate;
+    const ns = read(`${root}/${size}/${stage}/new/estimates.json`).median.point_estimate;
     const bytes = read(`${root}/${size}/${stage}/new/benchmark.json`).throughput?.Bytes ?? 0;
     if (!rows.has(stage)) rows.set(stage, {});
     rows.get(stage)[size] = { us: ns / 1000, mbps: bytes / 1e6 / (ns / 1e9), nsPerByte: ns / bytes };
