@@ -1,6 +1,6 @@
 //! The SHA-256 work of the core — HMAC checks of Webim signatures, the event id and the
 //! outbound Standard Webhooks signature — behind one small trait, passed in like the clock.
-//! The shell hands the core the runtime's native hashing (several times faster than SHA-256
+//! The shell hands the core the runtime's native hashing (about half the cost of SHA-256
 //! compiled to wasm); native tests, benchmarks and fuzzing use [`RustCrypto`].
 
 use hmac::{Hmac, Mac};

@@ -43,8 +43,8 @@ fn settings(env: &Env) -> Rc<SettingsResult> {
     })
 }
 
-// workerd's `node:crypto` (the `nodejs_compat` flag): hashing in native code, where SHA-256
-// compiled to wasm costs about 28 µs per 4 KB.
+// workerd's `node:crypto` (the `nodejs_compat` flag): inside workerd an HMAC over 4.4 KB costs
+// 13-16 µs this way and 30-38 µs as wasm, and a delivery hashes three times.
 #[wasm_bindgen(module = "node:crypto", wasm_bindgen = worker::wasm_bindgen)]
 extern "C" {
     /// A `Hash` or `Hmac` object.
