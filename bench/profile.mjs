@@ -5,11 +5,9 @@
 // time, in µs per request. Build with `npm run build -- --keep-names` first to see Rust names.
 // The profiler slows the isolate (wasm most of all), so read the shares, not the totals.
 //   usage: node bench/profile.mjs [--worker edge|js|forward] [--requests 3000] [--top 30]
-import http from "node:http";
 import { parseArgs } from "node:util";
 import WebSocket from "ws";
-import { KEY, SIGNING_SECRET, delivery, sampleChat } from "../tests/e2e/harness.mjs";
-import { WASM_WORKER, jsWorker, serve } from "./workerd.mjs";
+import { WASM_WORKER, drive, fastOrigin, jsWorker, serve } from "./workerd.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -22,16 +20,8 @@ const WORKERS = { edge: WASM_WORKER, js: jsWorker("bench/js-reference.mjs"), for
 const REQUESTS = Number(values.requests);
 const INSPECTOR_PORT = 9329;
 
-let chat = sampleChat();
-for (let i = 0; chat.length < 4096; i++) chat = sampleChat({ note: "Комментарий оператора 🙂 ".repeat(i) });
-const { init } = delivery(chat);
-const origin = http.createServer((req, res) => {
-  req.resume();
-  req.on("end", () => res.writeHead(204).end());
-});
-await new Promise((r) => origin.listen(0, "127.0.0.1", r));
-const bindings = { WEBIM_PRIVATE_KEYS: KEY, ORIGIN_URL: `http://127.0.0.1:${origin.address().port}/events`, ORIGIN_SIGNING_SECRET: SIGNING_SECRET };
-const served = await serve({ ...WORKERS[values.worker], inspectorPort: INSPECTOR_PORT }, bindings);
+const origin = await fastOrigin();
+const served = await serve({ ...WORKERS[values.worker], inspectorPort: INSPECTOR_PORT }, origin.bindings);
 
 // The inspector: one WebSocket to the user worker's isolate, one pending promise per call.
 const targets = await (await fetch(`http://127.0.0.1:${INSPECTOR_PORT}/json`)).json();
@@ -50,29 +40,12 @@ const call = (method, params = {}) =>
     ws.send(JSON.stringify({ id: lastId, method, params }));
   });
 
-async function drive(count) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
-  const target = new URL("/webim/chat_started", served.url);
-  let next = 0;
-  const one = () =>
-    new Promise((resolve, reject) => {
-      const req = http.request(target, { method: "POST", agent, headers: init.headers }, (res) => {
-        res.resume();
-        res.on("end", resolve);
-      });
-      req.on("error", reject);
-      req.end(init.body);
-    });
-  await Promise.all(Array.from({ length: 8 }, async () => { while (next++ < count) await one(); }));
-  agent.destroy();
-}
-
-await drive(300);
+await drive(served.url, 300, 8);
 await call("Profiler.enable");
 await call("Profiler.setSamplingInterval", { interval: 50 });
 await call("Profiler.start");
 const cpuBefore = served.cpuMicros();
-await drive(REQUESTS);
+await drive(served.url, REQUESTS, 8);
 const cpu = (served.cpuMicros() - cpuBefore) / REQUESTS;
 const { profile } = await call("Profiler.stop");
 ws.close();

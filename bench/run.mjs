@@ -10,11 +10,9 @@
 // in the same rounds, to compare two versions.
 //   usage: node bench/run.mjs [--requests 3000] [--concurrency 8] [--rounds 7] [--baseline DIR]
 import { readFileSync } from "node:fs";
-import http from "node:http";
 import { parseArgs } from "node:util";
 import { gzipSync } from "node:zlib";
-import { KEY, SIGNING_SECRET, delivery, sampleChat } from "../tests/e2e/harness.mjs";
-import { WASM_WORKER, jsWorker, serve } from "./workerd.mjs";
+import { BENCH_CHAT, WASM_WORKER, drive, fastOrigin, jsWorker, serve } from "./workerd.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -30,17 +28,7 @@ const CONCURRENCY = Number(values.concurrency);
 // Enough for V8 to optimize the JavaScript and the wasm before the clock starts.
 const WARMUP = 1000;
 
-// A 4 KB chat, signed once; every request sends the same delivery.
-let chat = sampleChat();
-for (let i = 0; chat.length < 4096; i++) chat = sampleChat({ note: "Комментарий оператора 🙂 ".repeat(i) });
-const { init } = delivery(chat);
-
-const origin = http.createServer((req, res) => {
-  req.resume();
-  req.on("end", () => res.writeHead(204).end());
-});
-await new Promise((r) => origin.listen(0, "127.0.0.1", r));
-const bindings = { WEBIM_PRIVATE_KEYS: KEY, ORIGIN_URL: `http://127.0.0.1:${origin.address().port}/events`, ORIGIN_SIGNING_SECRET: SIGNING_SECRET };
+const origin = await fastOrigin();
 
 const workers = [
   { name: "pass-through (floor)", options: jsWorker("bench/passthrough.mjs") },
@@ -52,46 +40,11 @@ if (values.baseline) {
   workers.push({ name: `webim-edge baseline (${values.baseline})`, options: { ...WASM_WORKER, scriptPath: `${values.baseline}/worker/shim.mjs` } });
 }
 
-async function drive(url, count) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
-  const target = new URL("/webim/chat_started", url);
-  const latencies = [];
-  let failures = 0;
-  let next = 0;
-  const one = () =>
-    new Promise((resolve, reject) => {
-      const started = process.hrtime.bigint();
-      const req = http.request(target, { method: "POST", agent, headers: init.headers }, (res) => {
-        res.resume();
-        res.on("end", () => {
-          if (res.statusCode !== 200) failures++;
-          latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
-          resolve();
-        });
-      });
-      req.on("error", reject);
-      req.end(init.body);
-    });
-  const lane = async () => {
-    while (next < count) {
-      next++;
-      await one();
-    }
-  };
-  const started = process.hrtime.bigint();
-  await Promise.all(Array.from({ length: CONCURRENCY }, lane));
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  agent.destroy();
-  latencies.sort((a, b) => a - b);
-  const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))];
-  return { rps: count / seconds, p50: pct(50), p99: pct(99), failures };
-}
-
 async function measure(worker) {
-  const served = await serve(worker.options, bindings, { pin: true });
-  await drive(served.url, WARMUP);
+  const served = await serve(worker.options, origin.bindings, { pin: true });
+  await drive(served.url, WARMUP, CONCURRENCY);
   const before = served.cpuMicros();
-  const run = await drive(served.url, REQUESTS);
+  const run = await drive(served.url, REQUESTS, CONCURRENCY);
   const cpu = (served.cpuMicros() - before) / REQUESTS;
   await served.dispose();
   return { cpu, ...run };
@@ -116,7 +69,7 @@ const results = workers.map((worker, i) => ({
 const [floor, forward, js, edge, baseline] = results;
 // Within a round the workers run back to back, so a round's own ratio cancels slow drift.
 const paired = (a, b) => median(rounds[a].map((r, i) => r.cpu / rounds[b][i].cpu));
-console.log(`\nRuntime: ${REQUESTS} signed ${chat.length}-byte deliveries at concurrency ${CONCURRENCY}, workerd via Miniflare, loopback origin; median of ${ROUNDS} interleaved rounds\n`);
+console.log(`\nRuntime: ${REQUESTS} signed ${BENCH_CHAT.length}-byte deliveries at concurrency ${CONCURRENCY}, workerd via Miniflare, loopback origin; median of ${ROUNDS} interleaved rounds\n`);
 console.log("| worker | CPU µs/request (rounds) | requests/s | p50 ms | p99 ms | non-200 |");
 console.log("|---|---|---|---|---|---|");
 for (const r of results) {

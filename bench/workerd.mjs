@@ -1,10 +1,70 @@
-// Serving one worker for the benchmarks: workerd through Miniflare on loopback, with the
-// workerd process's CPU time and resident memory read from /proc.
+// What the runtime benchmark and the profiler share: the signed 4 KB delivery, a fast origin,
+// serving one worker with workerd through Miniflare on loopback (its CPU time and resident
+// memory read from /proc), and driving it at a fixed concurrency.
 import { execFileSync } from "node:child_process";
 import { readFileSync, readdirSync } from "node:fs";
+import http from "node:http";
 import { availableParallelism } from "node:os";
 import { Miniflare } from "miniflare";
-import { WASM_WORKER } from "../tests/e2e/harness.mjs";
+import { KEY, SIGNING_SECRET, WASM_WORKER, delivery, sampleChat } from "../tests/e2e/harness.mjs";
+
+/** The benchmarks' delivery: one signed chat of about 4 KB (Cyrillic, emoji, URLs with credentials). */
+export const BENCH_CHAT = (() => {
+  let chat = sampleChat();
+  for (let i = 0; chat.length < 4096; i++) chat = sampleChat({ note: "Комментарий оператора 🙂 ".repeat(i) });
+  return chat;
+})();
+const { init } = delivery(BENCH_CHAT);
+
+/** A loopback origin that answers 204 at once, and the bindings that point a worker at it. */
+export async function fastOrigin() {
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on("end", () => res.writeHead(204).end());
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  const bindings = { WEBIM_PRIVATE_KEYS: KEY, ORIGIN_URL: `http://127.0.0.1:${server.address().port}/events`, ORIGIN_SIGNING_SECRET: SIGNING_SECRET };
+  return { bindings, close: () => server.close() };
+}
+
+/**
+ * Sends the delivery `count` times to `url`'s /webim/chat_started over `concurrency` keep-alive
+ * connections; requests per second, p50/p99 latency in ms, and how many were not 200.
+ */
+export async function drive(url, count, concurrency) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  const target = new URL("/webim/chat_started", url);
+  const latencies = [];
+  let failures = 0;
+  let next = 0;
+  const one = () =>
+    new Promise((resolve, reject) => {
+      const started = process.hrtime.bigint();
+      const req = http.request(target, { method: "POST", agent, headers: init.headers }, (res) => {
+        res.resume();
+        res.on("end", () => {
+          if (res.statusCode !== 200) failures++;
+          latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
+          resolve();
+        });
+      });
+      req.on("error", reject);
+      req.end(init.body);
+    });
+  const lane = async () => {
+    while (next < count) {
+      next++;
+      await one();
+    }
+  };
+  const started = process.hrtime.bigint();
+  await Promise.all(Array.from({ length: concurrency }, lane));
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))];
+  return { rps: count / seconds, p50: pct(50), p99: pct(99), failures };
+}
 
 /** Options for a plain JavaScript worker of bench/. */
 export const jsWorker = (scriptPath) => ({ scriptPath, modules: true, compatibilityDate: WASM_WORKER.compatibilityDate });
