@@ -5,9 +5,9 @@
 use std::fmt;
 
 use base64::Engine as _;
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::crypto::{Crypto, RustCrypto};
 use crate::origin::Origin;
 use crate::webhook::SigningKey;
 
@@ -119,7 +119,7 @@ impl Settings {
                 .map(|pair| {
                     pair.find(':')
                         .filter(|&at| at > 0)
-                        .map(|_| digest(pair.as_bytes()))
+                        .map(|_| RustCrypto.sha256(&[pair.as_bytes()]))
                 })
                 .collect::<Option<Vec<_>>>()
         });
@@ -187,7 +187,7 @@ impl Settings {
         let Some(presented) = authorization.and_then(decode_basic) else {
             return false;
         };
-        let presented = digest(&presented);
+        let presented = RustCrypto.sha256(&[&presented]);
         self.inbound_credentials
             .iter()
             .fold(subtle::Choice::from(0), |found, expected| {
@@ -208,10 +208,6 @@ fn optional<T>(raw: Option<String>, parse: impl FnOnce(&str) -> Option<T>) -> Op
 /// Parses an optional decimal setting, falling back to `default` when unset.
 fn number<T: std::str::FromStr>(raw: Option<String>, default: T) -> Option<T> {
     optional(raw, |raw| raw.trim().parse().ok()).map(|value| value.unwrap_or(default))
-}
-
-fn digest(bytes: &[u8]) -> [u8; 32] {
-    Sha256::digest(bytes).into()
 }
 
 /// The decoded `user:password` bytes of an `Authorization: Basic …` header.
