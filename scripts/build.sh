@@ -6,7 +6,7 @@ source "$(dirname "$0")/bootstrap.sh"
 worker-build --release
 [ "${1:-}" = "--keep-names" ] || wasm-opt build/index_bg.wasm -o build/index_bg.wasm --strip-debug --strip-producers \
   --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int \
-  --enable-bulk-memory --enable-multivalue --enable-reference-types --enable-exception-handling
+  --enable-bulk-memory --enable-multivalue --enable-reference-types --enable-exception-handling --enable-simd
 for f in build/index_bg.wasm build/index.js; do
   printf '[build] %-20s %7d bytes, %7d gzipped\n' "$f" "$(wc -c <"$f")" "$(gzip -9c "$f" | wc -c)" >&2
 done
