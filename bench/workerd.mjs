@@ -27,9 +27,13 @@ export async function fastOrigin() {
   return { bindings, close: () => server.close() };
 }
 
+/** The `p`th percentile of ascending `sorted`. */
+export const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+
 /**
  * Sends the delivery `count` times to `url`'s /webim/chat_started over `concurrency` keep-alive
- * connections; requests per second, p50/p99 latency in ms, and how many were not 200.
+ * connections; requests per second, p50/p99 latency in ms, and how many were not 200 (and the
+ * raw figures: seconds taken and every latency, sorted).
  */
 export async function drive(url, count, concurrency) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
@@ -62,8 +66,8 @@ export async function drive(url, count, concurrency) {
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   agent.destroy();
   latencies.sort((a, b) => a - b);
-  const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))];
-  return { rps: count / seconds, p50: pct(50), p99: pct(99), failures };
+  const pct = (p) => percentile(latencies, p);
+  return { rps: count / seconds, p50: pct(50), p99: pct(99), failures, seconds, latencies };
 }
 
 /** Options for a plain JavaScript worker of bench/. */
@@ -85,11 +89,26 @@ function pinApart(workerdPid) {
   }
 }
 
+/** The pids of this process's workerd children. */
+function workerdChildren() {
+  let ps = "";
+  try {
+    ps = execFileSync("ps", ["-o", "pid=,comm=", "--ppid", String(process.pid)], { encoding: "utf8" });
+  } catch {
+    // ps exits 1 when there is no child.
+  }
+  return ps
+    .split("\n")
+    .filter((l) => l.includes("workerd"))
+    .map((l) => Number(l.trim().split(/\s+/)[0]));
+}
+
 /**
  * Serves `worker` (Miniflare options) with `bindings`; its log lines are read and discarded.
  * `pin` puts workerd on a CPU of its own.
  */
 export async function serve(worker, bindings, { pin = false } = {}) {
+  const before = new Set(workerdChildren());
   const mf = new Miniflare({
     host: "127.0.0.1",
     port: 0,
@@ -101,10 +120,9 @@ export async function serve(worker, bindings, { pin = false } = {}) {
     ...worker,
   });
   const url = await mf.ready;
-  const ps = execFileSync("ps", ["-o", "pid=,comm=", "--ppid", String(process.pid)], { encoding: "utf8" });
-  const line = ps.split("\n").find((l) => l.includes("workerd"));
-  if (!line) throw new Error("workerd process not found");
-  const pid = Number(line.trim().split(/\s+/)[0]);
+  // Several workers may be served at once, each by a workerd of its own: this one is new.
+  const pid = workerdChildren().find((p) => !before.has(p));
+  if (!pid) throw new Error("workerd process not found");
   if (pin) pinApart(pid);
   return {
     url,
