@@ -337,6 +337,30 @@ describe("origin failures are 502 origin_unavailable", () => {
   });
 });
 
+describe("the module entry", () => {
+  test("after a critical error the wasm is reinitialized once and deliveries go on", async () => {
+    // Not one of `edges`: worker-build's reinitialization writes a line that is not JSON.
+    const e = await startEdge(
+      { WEBIM_PRIVATE_KEYS: KEY, ORIGIN_URL: `${origin.url}/events` },
+      { worker: { scriptPath: "tests/fixtures/critical-entry.mjs", modulesRoot: "." } },
+    );
+    try {
+      origin.received.length = 0;
+      for (const id of ["after-trap-1", "after-trap-2"]) {
+        const chat = sampleChat({ id });
+        const r = await e.deliver("chat_started", chat);
+        assert.equal(r.status, 200, r.text);
+        assert.deepEqual(r.json, { status: "forwarded", id: eventId("chat_started", chat) });
+      }
+      assert.equal(origin.received.length, 2);
+      await e.logLines(2);
+      assert.equal(e.logs.filter((l) => l.includes("Reinitializing Wasm application")).length, 1, e.logs.join("\n"));
+    } finally {
+      await e.dispose();
+    }
+  });
+});
+
 describe("no secret or personal data in responses or logs", () => {
   test("every response and log line of this run is free of secrets and personal data", async () => {
     for (const e of edges) await e.logLines(1);
