@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # npm run bench: builds the worker, then the runtime benchmark and size report (bench/run.mjs).
-# Arguments go to bench/run.mjs (--requests, --concurrency, --rounds). The core's criterion
+# Arguments go to bench/run.mjs (--requests, --batch, --concurrency, --baseline). The core's criterion
 # benchmark is `cargo bench` (then `node bench/summary.mjs` for the table).
 source "$(dirname "$0")/bootstrap.sh"
 bash scripts/build.sh
