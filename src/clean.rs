@@ -86,10 +86,13 @@ struct Cleaner<'a> {
 
 /// Where the first `://` at or after `from` is in `bytes`, or `bytes.len()`.
 fn url_separator(bytes: &[u8], from: usize) -> usize {
-    bytes
+    let found = bytes
         .get(from..)
         .and_then(|rest| memchr::memmem::find(rest, b"://"))
-        .map_or(bytes.len(), |at| from + at)
+        .map_or(bytes.len(), |at| from + at);
+    #[cfg(test)]
+    tests::SEARCHED.with(|n| n.set(n.get() + found.saturating_sub(from)));
+    found
 }
 
 impl<'a> Cleaner<'a> {
@@ -290,8 +293,12 @@ impl<'a> Cleaner<'a> {
             self.chat_id = Some(text.chars().take(MAX_CHAT_ID_CHARS).collect());
         }
         // Outside strings `://` is not valid JSON, so the next one is in this string or later.
-        let mut rewritten = if escaped || self.next_url < i {
+        // The search resumes only past a string that held it, so the input is searched once.
+        let holds_separator = self.next_url < i;
+        if holds_separator {
             self.next_url = url_separator(bytes, self.pos);
+        }
+        let mut rewritten = if escaped || holds_separator {
             strip_userinfo(&text)
         } else {
             None
@@ -466,6 +473,28 @@ mod tests {
         assert_eq!(
             cleaned(chat),
             r#"{"z":1,"start_page":{"url":"https://crm.example.com/x"},"created_at":"2019-07-05T16:28:20Z","messages":[{"created_at":"2019-07-05T16:28:20Z","message":"see http://c.example and \"quotes\""}],"a":"x\/y"}"#
+        );
+    }
+
+    thread_local! {
+        /// Bytes `url_separator` has scanned on this thread.
+        pub(super) static SEARCHED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    #[test]
+    fn the_input_is_searched_for_urls_once() {
+        // Many strings with escapes (which are always searched for credentials) before the only
+        // URL: resuming the `://` search at each of them would scan the rest again and again.
+        let mut chat = String::from(r#"{"a":["#);
+        chat.push_str(&r#""x\ny","#.repeat(2000));
+        chat.push_str(r#""https://u:p@h.example"],"b":"http://c.example"}"#);
+        SEARCHED.with(|n| n.set(0));
+        assert!(cleaned(&chat).ends_with(r#""https://h.example"],"b":"http://c.example"}"#));
+        let searched = SEARCHED.with(|n| n.get());
+        assert!(
+            searched <= chat.len(),
+            "{searched} bytes searched in {}",
+            chat.len()
         );
     }
 
