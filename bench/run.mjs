@@ -16,7 +16,7 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { gzipSync } from "node:zlib";
-import { BENCH_CHAT, WASM_WORKER, drive, fastOrigin, jsWorker, percentile, serve } from "./workerd.mjs";
+import { BENCH_CHAT, WASM_WORKER, drive, fastOrigin, jsWorker, serve } from "./workerd.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -77,6 +77,8 @@ for (const instance of instances) await instance.served.dispose();
 origin.close();
 
 const sum = (xs) => xs.reduce((a, b) => a + b, 0);
+/** The `p`th percentile of ascending `sorted`. */
+const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 const mean = (xs) => sum(xs) / xs.length;
 const results = workers.map((worker) => {
   const own = instances.filter((p) => p.worker === worker);

@@ -1,6 +1,6 @@
 // What the runtime benchmark and the profiler share: the signed 4 KB delivery, a fast origin,
-// serving one worker with workerd through Miniflare on loopback (its CPU time and resident
-// memory read from /proc), and driving it at a fixed concurrency.
+// serving a worker with a workerd of its own through Miniflare on loopback (its CPU time and
+// resident memory read from /proc), and driving it at a fixed concurrency.
 import { execFileSync } from "node:child_process";
 import { readFileSync, readdirSync } from "node:fs";
 import http from "node:http";
@@ -27,13 +27,9 @@ export async function fastOrigin() {
   return { bindings, close: () => server.close() };
 }
 
-/** The `p`th percentile of ascending `sorted`. */
-export const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-
 /**
  * Sends the delivery `count` times to `url`'s /webim/chat_started over `concurrency` keep-alive
- * connections; requests per second, p50/p99 latency in ms, and how many were not 200 (and the
- * raw figures: seconds taken and every latency, sorted).
+ * connections; the seconds it took, every latency in ms (unsorted), and how many were not 200.
  */
 export async function drive(url, count, concurrency) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
@@ -65,9 +61,7 @@ export async function drive(url, count, concurrency) {
   await Promise.all(Array.from({ length: concurrency }, lane));
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   agent.destroy();
-  latencies.sort((a, b) => a - b);
-  const pct = (p) => percentile(latencies, p);
-  return { rps: count / seconds, p50: pct(50), p99: pct(99), failures, seconds, latencies };
+  return { seconds, latencies, failures };
 }
 
 /** Options for a plain JavaScript worker of bench/. */

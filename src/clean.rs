@@ -84,7 +84,9 @@ struct Cleaner<'a> {
     next_url: usize,
 }
 
-/// Where the first `://` at or after `from` is in `bytes`, or `bytes.len()`.
+/// Where the first `://` at or after `from` is in `bytes`, or `bytes.len()`. A substring search,
+/// not `sanitize`'s scan for `:`, which suits one short string: across a whole chat a `:` follows
+/// every key.
 fn url_separator(bytes: &[u8], from: usize) -> usize {
     let found = bytes
         .get(from..)
