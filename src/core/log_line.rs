@@ -1,38 +1,44 @@
-//! The one JSON log line per request (SPEC §8). It holds only what is safe to log: no secret,
-//! signature, password, message text, visitor field, e-mail or IP address can be put in it,
-//! because it has no field for them.
+//! The one JSON log line per request or delivery attempt (SPEC §8). It holds only what is safe
+//! to log: no secret, signature, password, message text, visitor field, e-mail or IP address can
+//! be put in it, because it has no field for them.
 
 use serde::Serialize;
 
-use crate::event::Event;
-use crate::pipeline::Accepted;
-use crate::timestamp;
+use crate::core::event::Event;
+use crate::core::outcome::Outcome;
+use crate::core::times;
 
-/// What is known about a request so far; the shell fills it in as the request proceeds.
+/// What is known about a request or a delivery attempt so far; the shell fills it in as it
+/// proceeds, and writes it once at the end.
 #[derive(Debug, Default, Serialize)]
-pub struct Trace {
-    /// When the request arrived, RFC 3339 UTC; set by [`Trace::line`].
+pub struct LogLine {
+    /// When the request arrived, RFC 3339 UTC; set by [`LogLine::line`].
     time: String,
-    /// `/healthz`, `/webim/<event>`, `queue` for a queued delivery attempt, or `other` for
-    /// unknown paths (which are not logged).
+    /// `/healthz`, `/webim/<event>`, `/admin`, `queue` or `outbox` for a delivery attempt, or
+    /// `other` for unknown paths.
     pub route: &'static str,
-    /// `forwarded`, `queued`, `duplicate`, `ok` or an error code for requests; `delivered`,
-    /// `origin_unavailable`, `origin_rejected` or `malformed_message` for queue attempts.
+    /// [`Outcome::code`] for requests; [`crate::core::retry::Next::outcome`] for attempts.
     pub outcome: &'static str,
     /// The HTTP status answered (requests only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// The event type.
     pub event: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// The event id.
     pub id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// The chat's id.
     pub chat_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// `hmac-sha256` or `md5`.
     pub scheme: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// Which configured Webim key matched (0 is the current one).
     pub key_index: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// The origin's HTTP status, when it answered.
     pub origin_status: Option<u16>,
     /// Why a queued-mode request was delivered directly: `too_large` or `enqueue_failed`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -46,16 +52,23 @@ pub struct Trace {
     /// Names of bad settings, when the request failed as `misconfigured`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub problems: Vec<&'static str>,
-    /// Set by [`Trace::line`].
+    /// Set by [`LogLine::line`].
     duration_ms: u64,
 }
 
-impl Trace {
-    pub fn new(route: &'static str) -> Trace {
-        Trace {
+impl LogLine {
+    /// An empty line for `route`.
+    pub fn new(route: &'static str) -> LogLine {
+        LogLine {
             route,
-            ..Trace::default()
+            ..LogLine::default()
         }
+    }
+
+    /// Records how a request ended.
+    pub fn outcome(&mut self, outcome: &Outcome, status: u16) {
+        self.outcome = outcome.code();
+        self.status = Some(status);
     }
 
     /// Records which event this is about.
@@ -64,17 +77,9 @@ impl Trace {
         self.id = Some(event.id.clone());
     }
 
-    /// Records an accepted delivery.
-    pub fn accepted(&mut self, accepted: &Accepted) {
-        self.event(&accepted.event);
-        self.chat_id.clone_from(&accepted.chat_id);
-        self.scheme = Some(accepted.verified.scheme.as_str());
-        self.key_index = Some(accepted.verified.key_index);
-    }
-
     /// The log line, stamped with the request's start and end (unix milliseconds).
     pub fn line(mut self, started_ms: u64, ended_ms: u64) -> String {
-        self.time = timestamp::format_millis(started_ms);
+        self.time = times::format_millis(started_ms);
         self.duration_ms = ended_ms.saturating_sub(started_ms);
         serde_json::to_string(&self).unwrap_or_default()
     }
@@ -86,7 +91,7 @@ mod tests {
 
     #[test]
     fn line_has_the_spec_fields_and_omits_unknowns() {
-        let trace = Trace {
+        let line = LogLine {
             route: "/webim/chat_started",
             outcome: "forwarded",
             status: Some(200),
@@ -97,9 +102,9 @@ mod tests {
             key_index: Some(1),
             origin_status: Some(204),
             problems: vec![],
-            ..Trace::default()
+            ..LogLine::default()
         };
-        let v: serde_json::Value = serde_json::from_str(&trace.line(1_000, 1_250)).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line.line(1_000, 1_250)).unwrap();
         assert_eq!(v["time"], "1970-01-01T00:00:01.000Z");
         assert_eq!(v["route"], "/webim/chat_started");
         assert_eq!(v["outcome"], "forwarded");
@@ -107,7 +112,8 @@ mod tests {
         assert_eq!(v["key_index"], 1);
         assert_eq!(v["duration_ms"], 250);
         assert!(v.get("problems").is_none());
-        let empty: serde_json::Value = serde_json::from_str(&Trace::default().line(0, 0)).unwrap();
+        let empty: serde_json::Value =
+            serde_json::from_str(&LogLine::default().line(0, 0)).unwrap();
         assert!(empty.get("id").is_none() && empty.get("scheme").is_none());
     }
 }

@@ -1,12 +1,16 @@
 //! A response described as data: status, headers and body bytes. The core decides replies;
-//! the shell copies them into a `worker::Response`.
+//! the shell copies them into the runtime's response.
 
 use serde::Serialize;
 
+/// An HTTP answer as data.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
+    /// The HTTP status.
     pub status: u16,
+    /// Headers, lowercase names.
     pub headers: Vec<(&'static str, String)>,
+    /// The body.
     pub body: Vec<u8>,
 }
 

@@ -6,8 +6,8 @@
 
 use std::borrow::Cow;
 
-use crate::sanitize::strip_userinfo;
-use crate::timestamp;
+use crate::core::credentials::strip_userinfo;
+use crate::core::times as timestamp;
 
 /// Nesting of this many levels or more is refused, as serde_json refuses it (127 levels pass).
 const MAX_DEPTH: usize = 128;
@@ -22,7 +22,9 @@ pub struct InvalidJson;
 /// The clean chat's JSON text, and the chat's `id` for the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cleaned {
+    /// The clean chat as JSON text.
     pub json: Vec<u8>,
+    /// The chat's `id`, for routing and the log; at most 64 characters.
     pub chat_id: Option<String>,
 }
 
@@ -672,7 +674,7 @@ mod tests {
             prop_assert_eq!(clean(&out.json).unwrap().json, out.json.clone());
             // No URL userinfo survives anywhere in the output text.
             let decoded: Value = serde_json::from_slice(&out.json).unwrap();
-            prop_assert!(!crate::sanitize::has_userinfo(&decoded.to_string()));
+            prop_assert!(!crate::core::credentials::has_userinfo(&decoded.to_string()));
         }
 
         /// Validity agrees with serde_json on arbitrary bytes (objects nested under 100 levels).

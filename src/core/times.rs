@@ -147,36 +147,6 @@ pub fn normalize(s: &str) -> Option<String> {
     format_utc(local - offset, fraction)
 }
 
-/// An HTTP date in the IMF-fixdate form (`Sun, 06 Nov 1994 08:49:37 GMT`) as unix seconds.
-pub fn parse_http_date(s: &str) -> Option<i64> {
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let b = s.as_bytes();
-    // ASCII first: the fixed offsets below must fall on character boundaries (a header value
-    // holding other characters panicked here; found by fuzzing).
-    if !s.is_ascii()
-        || b.len() != 29
-        || &s[3..5] != ", "
-        || !s.ends_with(" GMT")
-        || b[7] != b' '
-        || b[11] != b' '
-        || b[16] != b' '
-        || b[19] != b':'
-        || b[22] != b':'
-    {
-        return None;
-    }
-    let day = digits(s, 5, 2)?;
-    let month = MONTHS.iter().position(|m| *m == &s[8..11])? as i64 + 1;
-    let year = digits(s, 12, 4)?;
-    let (hour, minute, second) = (digits(s, 17, 2)?, digits(s, 20, 2)?, digits(s, 23, 2)?);
-    if day < 1 || day > days_in_month(year, month) || hour > 23 || minute > 59 || second > 60 {
-        return None;
-    }
-    Some(days_from_civil(year, month, day) * SECS_PER_DAY + hour * 3600 + minute * 60 + second)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,26 +217,6 @@ mod tests {
     fn received_at_format() {
         assert_eq!(format_millis(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(format_millis(1_795_550_400_123), "2026-11-24T20:00:00.123Z");
-    }
-
-    #[test]
-    fn http_dates() {
-        // date -u -d 'Sun, 06 Nov 1994 08:49:37 GMT' +%s → 784111777
-        assert_eq!(
-            parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
-            Some(784_111_777)
-        );
-        for bad in [
-            "",
-            "ЖЖ, 06 Nov 1994 08:49:37 GM",
-            "Sun, 06 Nov 1994 08:49:37 GMТ",
-            "Sunday, 06-Nov-94 08:49:37 GMT",
-            "Sun, 06 Nov 1994 08:49:37 UTC",
-            "Sun, 31 Feb 1994 08:49:37 GMT",
-            "Sun, 06 Foo 1994 08:49:37 GMT",
-        ] {
-            assert_eq!(parse_http_date(bad), None, "{bad}");
-        }
     }
 
     proptest! {

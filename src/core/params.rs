@@ -4,13 +4,16 @@
 
 use std::borrow::Cow;
 
-use crate::error::EdgeError;
+use crate::core::error::EdgeError;
 
 /// The three parameters that matter, as raw bytes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Params {
+    /// `chat`, exactly as signed.
     pub chat: Vec<u8>,
+    /// `signature`: hex HMAC-SHA256.
     pub signature: Option<Vec<u8>>,
+    /// `crc`: hex MD5 (API versions below 4).
     pub crc: Option<Vec<u8>>,
 }
 

@@ -1,25 +1,30 @@
 //! The forwarded event (SPEC §5): the event type, the deterministic event id and the JSON body
 //! sent to the origin around the clean chat.
 
-use crate::crypto::Crypto;
-use crate::signature::Scheme;
-use crate::timestamp;
+use crate::core::hashing::Hashing;
+use crate::core::times;
+use crate::core::webim_signature::Scheme;
 
 /// Webim's three chat events; the event is known only by the URL called.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventType {
+    /// Once per chat, when it is created.
     ChatStarted,
+    /// Each time the chat is assigned to an operator.
     ChatAssigned,
+    /// Once per chat, when it is finally closed.
     ChatClosed,
 }
 
 impl EventType {
+    /// The three events, in a chat's order.
     pub const ALL: [EventType; 3] = [
         EventType::ChatStarted,
         EventType::ChatAssigned,
         EventType::ChatClosed,
     ];
 
+    /// The event's name, as in `type` and `x-webim-event`.
     pub fn as_str(self) -> &'static str {
         match self {
             EventType::ChatStarted => "chat_started",
@@ -45,15 +50,19 @@ impl EventType {
 
 /// `evt_` + the first 32 hex digits of SHA-256(type + "\n" + chat bytes): the same for every
 /// retry of the same delivery.
-pub fn event_id(crypto: &dyn Crypto, event_type: EventType, signed_chat: &[u8]) -> String {
+pub fn event_id(crypto: &dyn Hashing, event_type: EventType, signed_chat: &[u8]) -> String {
     let digest = crypto.sha256(&[event_type.as_str().as_bytes(), b"\n", signed_chat]);
     format!("evt_{}", hex::encode(&digest[..16]))
 }
 
+const CHAT_FIELD: &[u8] = br#","chat":"#;
+
 /// An event ready to forward or enqueue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
+    /// Which event this is.
     pub event_type: EventType,
+    /// `evt_…`, the same for every retry of the same delivery.
     pub id: String,
     /// The JSON body sent to the origin.
     pub body: Vec<u8>,
@@ -62,7 +71,7 @@ pub struct Event {
 impl Event {
     /// Builds the event from the signed chat bytes (for the id) and the clean chat's JSON.
     pub fn new(
-        crypto: &dyn Crypto,
+        crypto: &dyn Hashing,
         event_type: EventType,
         signed_chat: &[u8],
         clean_chat: &[u8],
@@ -75,7 +84,7 @@ impl Event {
             r#"{{"type":"{}","id":"{}","received_at":"{}","signature_scheme":"{}","chat":"#,
             event_type.as_str(),
             id,
-            timestamp::format_millis(received_at_ms),
+            times::format_millis(received_at_ms),
             scheme.as_str()
         );
         let mut body = Vec::with_capacity(head.len() + clean_chat.len() + 1);
@@ -87,6 +96,16 @@ impl Event {
             id,
             body,
         }
+    }
+
+    /// The clean chat's JSON inside the body: what follows the fixed opening's `"chat":`, less
+    /// the closing brace (every field before it is plain ASCII without that text).
+    pub fn chat_json(&self) -> &[u8] {
+        let start =
+            memchr::memmem::find(&self.body, CHAT_FIELD).map_or(0, |at| at + CHAT_FIELD.len());
+        self.body
+            .get(start..self.body.len().saturating_sub(1))
+            .unwrap_or_default()
     }
 
     /// Reads an event back from its body (a queue message). The body is one that
@@ -113,7 +132,7 @@ impl Event {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crypto::RustCrypto;
+    use crate::core::hashing::RustCrypto;
 
     #[test]
     fn id_matches_an_independent_sha256() {
@@ -152,6 +171,7 @@ mod tests {
         assert!(text.ends_with(
             r#","chat":{"id":7,"big":123456789012345678901234567890,"f":1.0,"m":"Привет 👋"}}"#
         ));
+        assert_eq!(e.chat_json(), chat.as_bytes());
         assert_eq!(Event::from_body(e.body.clone()), Some(e));
         assert_eq!(
             Event::from_body(br#"{"type":"chat_x","id":"evt_1"}"#.to_vec()),

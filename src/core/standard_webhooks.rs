@@ -1,9 +1,9 @@
-//! Standard Webhooks signing of outbound events: the `whsec_` secret and the
+//! Outbound Standard Webhooks signing (SPEC §5): the `whsec_` secret and the
 //! `v1,<base64 HMAC-SHA256("id.timestamp.body")>` signature.
 
 use base64::Engine as _;
 
-use crate::crypto::Crypto;
+use crate::core::hashing::Hashing;
 
 /// The origin signing secret's key bytes.
 pub struct SigningKey(Vec<u8>);
@@ -20,23 +20,30 @@ impl SigningKey {
             .map(SigningKey)
     }
 
-    /// The `webhook-signature` header value for one attempt.
-    pub fn sign(&self, crypto: &dyn Crypto, id: &str, timestamp: &str, body: &[u8]) -> String {
+    /// The `webhook-signature` header value for one attempt; `None` when the MAC could not
+    /// be computed (the attempt then fails rather than going out unsigned).
+    pub fn sign(
+        &self,
+        crypto: &dyn Hashing,
+        id: &str,
+        timestamp: &str,
+        body: &[u8],
+    ) -> Option<String> {
         let tag = crypto.hmac_sha256(
             &self.0,
             &[id.as_bytes(), b".", timestamp.as_bytes(), b".", body],
-        );
-        format!(
+        )?;
+        Some(format!(
             "v1,{}",
             base64::engine::general_purpose::STANDARD.encode(tag)
-        )
+        ))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crypto::RustCrypto;
+    use crate::core::hashing::RustCrypto;
 
     /// The example in the Standard Webhooks specification's reference test suite:
     /// secret, id, timestamp and payload with the signature its libraries produce.
@@ -49,7 +56,10 @@ mod tests {
             "1614265330",
             br#"{"test": 2432232314}"#,
         );
-        assert_eq!(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+        assert_eq!(
+            sig.as_deref(),
+            Some("v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=")
+        );
     }
 
     #[test]

@@ -1,11 +1,5 @@
-//! Delivery policy (SPEC §7): whether an event fits a queue message, what an origin's answer
-//! means for a queued event, and how long to wait before the next attempt.
-
-use crate::timestamp;
-
-/// Cloudflare Queues accept messages up to 128 KB; the rest is headroom for the message's own
-/// serialization. Larger events are delivered directly.
-pub const QUEUE_BODY_LIMIT: usize = 120 * 1024;
+//! Retry policy (SPEC §7, §11): what an origin's answer to one attempt means, and how long to
+//! wait before the next one (exponential backoff, `Retry-After` honoured, capped at 12 hours).
 
 /// The longest delay a queue retry may ask for (12 hours).
 pub const MAX_RETRY_DELAY_SECONDS: u64 = 12 * 3600;
@@ -13,19 +7,18 @@ pub const MAX_RETRY_DELAY_SECONDS: u64 = 12 * 3600;
 /// The cap of the exponential backoff alone.
 const MAX_BACKOFF_SECONDS: u64 = 900;
 
-pub fn fits_queue(body_len: usize) -> bool {
-    body_len <= QUEUE_BODY_LIMIT
-}
-
 /// What the origin said to one attempt: its status and `Retry-After`, or nothing at all
 /// (unreachable, reset, timed out).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OriginAnswer {
+    /// The HTTP status; `None` when nothing answered.
     pub status: Option<u16>,
+    /// The `Retry-After` header, as sent.
     pub retry_after: Option<String>,
 }
 
 impl OriginAnswer {
+    /// Whether the origin took the event (2xx).
     pub fn accepted(&self) -> bool {
         matches!(self.status, Some(200..=299))
     }
@@ -41,6 +34,8 @@ pub enum Reason {
     Rejected,
     /// The message is not an event webim-edge wrote; retried until the dead-letter queue.
     Unreadable,
+    /// The settings are invalid, so nothing can be sent; retried until an operator fixes them.
+    Misconfigured,
 }
 
 /// What to do with a queued event after an attempt.
@@ -49,7 +44,12 @@ pub enum Next {
     /// The origin took it: acknowledge the message.
     Done,
     /// Retry after `delay_seconds`.
-    Retry { delay_seconds: u32, reason: Reason },
+    Retry {
+        /// Seconds until the next attempt.
+        delay_seconds: u32,
+        /// Why.
+        reason: Reason,
+    },
 }
 
 impl Next {
@@ -69,6 +69,10 @@ impl Next {
                 reason: Reason::Unreadable,
                 ..
             } => "malformed_message",
+            Next::Retry {
+                reason: Reason::Misconfigured,
+                ..
+            } => "misconfigured",
         }
     }
 }
@@ -81,14 +85,16 @@ pub fn backoff_seconds(retry: u32, base_seconds: u64) -> u64 {
         .min(MAX_BACKOFF_SECONDS)
 }
 
-/// `Retry-After` as seconds from `now_secs`: delta-seconds or an HTTP date.
+/// `Retry-After` as seconds from `now_secs`: delta-seconds (any number of digits; too many
+/// for an integer reads as the cap) or an HTTP date in any of RFC 9110's three forms.
 pub fn retry_after_seconds(value: &str, now_secs: u64) -> Option<u64> {
     let value = value.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(secs);
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(value.parse::<u64>().unwrap_or(MAX_RETRY_DELAY_SECONDS));
     }
-    let at = timestamp::parse_http_date(value)?;
-    Some(u64::try_from(at).ok()?.saturating_sub(now_secs))
+    let at = httpdate::parse_http_date(value).ok()?;
+    let at = at.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
+    Some(at.saturating_sub(now_secs))
 }
 
 /// The decision after attempt number `attempt` (1-based, as the queue counts deliveries).
@@ -128,6 +134,18 @@ pub fn after_unreadable(attempt: u32, base_seconds: u64) -> Next {
     Next::Retry {
         delay_seconds: seconds(backoff_seconds(attempt.max(1), base_seconds)),
         reason: Reason::Unreadable,
+    }
+}
+
+/// The first retry delay when the settings cannot say (`RETRY_BASE_SECONDS`' default).
+pub const DEFAULT_BASE_SECONDS: u64 = 5;
+
+/// The decision for a message that arrives while the settings are invalid: back off as for an
+/// origin failure, so that the retries last until an operator can fix the settings.
+pub fn after_misconfigured(attempt: u32) -> Next {
+    Next::Retry {
+        delay_seconds: seconds(backoff_seconds(attempt.max(1), DEFAULT_BASE_SECONDS)),
+        reason: Reason::Misconfigured,
     }
 }
 
@@ -231,6 +249,40 @@ mod tests {
     }
 
     #[test]
+    fn retry_after_reads_every_rfc_9110_form_and_caps_huge_numbers() {
+        // 1994-11-06T08:49:37Z is 784111777.
+        for form in [
+            "Sun, 06 Nov 1994 08:49:37 GMT",
+            "Sunday, 06-Nov-94 08:49:37 GMT",
+            "Sun Nov  6 08:49:37 1994",
+        ] {
+            assert_eq!(
+                retry_after_seconds(form, 784_111_777 - 60),
+                Some(60),
+                "{form}"
+            );
+        }
+        assert_eq!(
+            retry_after_seconds("99999999999999999999999", 0),
+            Some(MAX_RETRY_DELAY_SECONDS)
+        );
+        assert_eq!(
+            delay(after_attempt(
+                &answer(Some(429), Some("184467440737095516160")),
+                1,
+                0,
+                5
+            )),
+            43_200
+        );
+        assert_eq!(retry_after_seconds("-5", 0), None);
+        assert_eq!(
+            retry_after_seconds("Sün, 06 Nov 1994 08:49:37 GMT", 0),
+            None
+        );
+    }
+
+    #[test]
     fn unreadable_messages_back_off_too() {
         let next = after_unreadable(3, 5);
         assert_eq!(
@@ -241,12 +293,15 @@ mod tests {
             }
         );
         assert_eq!(next.outcome(), "malformed_message");
+        let next = after_misconfigured(4);
+        assert_eq!(
+            next,
+            Next::Retry {
+                delay_seconds: 40,
+                reason: Reason::Misconfigured
+            }
+        );
+        assert_eq!(next.outcome(), "misconfigured");
         assert_eq!(Next::Done.outcome(), "delivered");
-    }
-
-    #[test]
-    fn queue_size_limit() {
-        assert!(fits_queue(QUEUE_BODY_LIMIT));
-        assert!(!fits_queue(QUEUE_BODY_LIMIT + 1));
     }
 }

@@ -1,17 +1,20 @@
-//! Webim signature checks (SPEC §3.4): HMAC-SHA256 `signature` and legacy MD5 `crc` over the
-//! exact chat bytes, against every configured key (rotation), in constant time, with the
-//! handler-API-version gate for `crc`.
+//! Webim's signatures (SPEC §3.4, §13): HMAC-SHA256 `signature` and legacy MD5 `crc` over the
+//! exact chat bytes. Inbound, checked against every configured key (rotation) in constant time,
+//! with the handler-API-version gate for `crc`; outbound, the same MACs for `webim`-format
+//! receivers.
 
 use md5::{Digest, Md5};
 use subtle::{Choice, ConstantTimeEq};
 
-use crate::crypto::Crypto;
-use crate::error::EdgeError;
+use crate::core::error::EdgeError;
+use crate::core::hashing::Hashing;
 
 /// Which of Webim's two schemes authenticated a delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scheme {
+    /// `signature`, API version 4 and later.
     HmacSha256,
+    /// `crc`, API versions below 4.
     Md5,
 }
 
@@ -23,21 +26,54 @@ impl Scheme {
             Scheme::Md5 => "md5",
         }
     }
+
+    /// The parameter that carries this scheme's MAC.
+    pub fn parameter(self) -> &'static str {
+        match self {
+            Scheme::HmacSha256 => "signature",
+            Scheme::Md5 => "crc",
+        }
+    }
 }
 
 /// A successful check: the scheme and the index of the first key that matched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Verified {
+    /// The scheme that matched.
     pub scheme: Scheme,
+    /// The index of the first key that matched.
     pub key_index: usize,
 }
 
 /// The first API version that signs with HMAC-SHA256 and no longer accepts `crc`.
 const HMAC_API_VERSION: u32 = 4;
 
+/// The MAC of `chat` under `key` in `scheme`: HMAC-SHA256 keyed with the key, or MD5 of the
+/// chat bytes followed by the key bytes. `None` when it could not be computed.
+pub fn mac(crypto: &dyn Hashing, scheme: Scheme, chat: &[u8], key: &[u8]) -> Option<Vec<u8>> {
+    match scheme {
+        Scheme::HmacSha256 => crypto.hmac_sha256(key, &[chat]).map(|mac| mac.to_vec()),
+        Scheme::Md5 => {
+            let mut md5 = Md5::new();
+            md5.update(chat);
+            md5.update(key);
+            Some(md5.finalize().to_vec())
+        }
+    }
+}
+
+/// The scheme Webim uses for a handler API version: `crc` (MD5) below 4, else `signature`.
+pub fn scheme_for(api_version: u32) -> Scheme {
+    if api_version >= HMAC_API_VERSION {
+        Scheme::HmacSha256
+    } else {
+        Scheme::Md5
+    }
+}
+
 /// Checks `chat` against the submitted `signature` or `crc` (hex, any case).
 pub fn verify(
-    crypto: &dyn Crypto,
+    crypto: &dyn Hashing,
     chat: &[u8],
     signature: Option<&[u8]>,
     crc: Option<&[u8]>,
@@ -54,18 +90,9 @@ pub fn verify(
     };
     let submitted = hex::decode(submitted).map_err(|_| EdgeError::BadSignature)?;
     let matches = |key: &[u8]| -> Choice {
-        match scheme {
-            Scheme::HmacSha256 => crypto
-                .hmac_sha256(key, &[chat])
-                .as_slice()
-                .ct_eq(&submitted),
-            Scheme::Md5 => {
-                let mut md5 = Md5::new();
-                md5.update(chat);
-                md5.update(key);
-                md5.finalize().as_slice().ct_eq(&submitted)
-            }
-        }
+        // A MAC that could not be computed matches nothing.
+        mac(crypto, scheme, chat, key)
+            .map_or(Choice::from(0), |mac| mac.as_slice().ct_eq(&submitted))
     };
     // Every key is tried, so the time taken does not tell which key matched.
     let mut found: Option<usize> = None;
@@ -82,7 +109,7 @@ pub fn verify(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crypto::RustCrypto;
+    use crate::core::hashing::RustCrypto;
     use serde::Deserialize;
 
     /// Vectors written by `tests/fixtures/make_signatures.py` with Python's hmac and hashlib.
@@ -95,7 +122,7 @@ mod tests {
     }
 
     fn vectors() -> Vec<Vector> {
-        serde_json::from_str(include_str!("../tests/fixtures/signatures.json")).unwrap()
+        serde_json::from_str(include_str!("../../tests/fixtures/signatures.json")).unwrap()
     }
 
     fn keys(list: &[&str]) -> Vec<Vec<u8>> {

@@ -1,21 +1,22 @@
-//! The SHA-256 work of the core — HMAC checks of Webim signatures, the event id and the
-//! outbound Standard Webhooks signature — behind one small trait, passed in like the clock.
-//! The shell hands the core the runtime's native hashing (about half the cost of SHA-256
-//! compiled to wasm); native tests, benchmarks and fuzzing use [`RustCrypto`].
+//! The SHA-256 work of the core (Webim HMAC checks, the event id, outbound signatures) behind
+//! one small trait, passed in like the clock: the shell hands the core the runtime's native
+//! hashing; native tests, benchmarks and fuzzing use [`RustCrypto`].
 
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
 /// SHA-256 and HMAC-SHA256 over the concatenation of `parts`.
-pub trait Crypto {
+pub trait Hashing {
+    /// SHA-256 of the concatenated parts.
     fn sha256(&self, parts: &[&[u8]]) -> [u8; 32];
-    fn hmac_sha256(&self, key: &[u8], parts: &[&[u8]]) -> [u8; 32];
+    /// `None` when the MAC could not be computed; callers fail closed (no match, no send).
+    fn hmac_sha256(&self, key: &[u8], parts: &[&[u8]]) -> Option<[u8; 32]>;
 }
 
 /// The RustCrypto implementation, in pure Rust.
 pub struct RustCrypto;
 
-impl Crypto for RustCrypto {
+impl Hashing for RustCrypto {
     fn sha256(&self, parts: &[&[u8]]) -> [u8; 32] {
         let mut hash = Sha256::new();
         for part in parts {
@@ -24,15 +25,12 @@ impl Crypto for RustCrypto {
         hash.finalize().into()
     }
 
-    fn hmac_sha256(&self, key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
-        // HMAC takes keys of any length; the `Err` arm cannot happen.
-        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key) else {
-            return [0; 32];
-        };
+    fn hmac_sha256(&self, key: &[u8], parts: &[&[u8]]) -> Option<[u8; 32]> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(key).ok()?;
         for part in parts {
             mac.update(part);
         }
-        mac.finalize().into_bytes().into()
+        Some(mac.finalize().into_bytes().into())
     }
 }
 
@@ -45,8 +43,8 @@ mod tests {
         // RFC 4231 §4.3: key "Jefe", data "what do ya want for nothing?", split in two parts.
         let mac = RustCrypto.hmac_sha256(b"Jefe", &[b"what do ya want ", b"for nothing?"]);
         assert_eq!(
-            hex::encode(mac),
-            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+            mac.map(hex::encode).as_deref(),
+            Some("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
         );
         // FIPS 180-2 appendix B.1: SHA-256("abc").
         assert_eq!(

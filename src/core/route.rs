@@ -1,0 +1,143 @@
+//! Routing (SPEC §2, §12): what a request is for, from its method and URL.
+
+use std::borrow::Cow;
+
+use crate::core::error::EdgeError;
+use crate::core::event::EventType;
+
+/// What a request is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// `GET /healthz`
+    Health,
+    /// `POST /webim/<event>`
+    Event(EventType),
+    /// `/admin/…`
+    Admin(AdminRoute),
+}
+
+/// The admin API's requests (SPEC §12).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdminRoute {
+    /// `GET /admin/dead`
+    Dead,
+    /// `GET /admin/chats/{chat id}`
+    Chat(String),
+    /// `POST /admin/events/{event id}/replay`
+    Replay(String),
+}
+
+/// `GET /healthz`, `POST /webim/<event>`, the admin routes; other methods on the event paths
+/// are 405, everything else 404.
+pub fn route(method: &str, path: &str) -> Result<Route, EdgeError> {
+    if path == "/healthz" && method == "GET" {
+        return Ok(Route::Health);
+    }
+    if let Some(event_type) = EventType::from_route(path) {
+        return match method {
+            "POST" => Ok(Route::Event(event_type)),
+            _ => Err(EdgeError::MethodNotAllowed),
+        };
+    }
+    admin(method, path)
+        .map(Route::Admin)
+        .ok_or(EdgeError::NotFound)
+}
+
+fn admin(method: &str, path: &str) -> Option<AdminRoute> {
+    let rest = path.strip_prefix("/admin/")?;
+    let segment = |s: &str| -> Option<String> {
+        let decoded = percent_encoding::percent_decode_str(s).decode_utf8().ok()?;
+        (!decoded.is_empty() && !s.contains('/')).then(|| Cow::into_owned(decoded))
+    };
+    match method {
+        "GET" if rest == "dead" => Some(AdminRoute::Dead),
+        "GET" => segment(rest.strip_prefix("chats/")?).map(AdminRoute::Chat),
+        "POST" => {
+            segment(rest.strip_prefix("events/")?.strip_suffix("/replay")?).map(AdminRoute::Replay)
+        }
+        _ => None,
+    }
+}
+
+/// The path and query (without `?`) of an absolute request URL; the fragment is dropped.
+pub fn path_and_query(url: &str) -> (&str, &str) {
+    let after_scheme = url.find("://").map_or(0, |at| at + 3);
+    let target = url[after_scheme..]
+        .find('/')
+        .map_or("/", |at| &url[after_scheme + at..]);
+    let target = target.split_once('#').map_or(target, |(before, _)| before);
+    target.split_once('?').unwrap_or((target, ""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes() {
+        assert_eq!(route("GET", "/healthz"), Ok(Route::Health));
+        assert_eq!(
+            route("POST", "/webim/chat_closed"),
+            Ok(Route::Event(EventType::ChatClosed))
+        );
+        assert_eq!(
+            route("GET", "/webim/chat_started"),
+            Err(EdgeError::MethodNotAllowed)
+        );
+        assert_eq!(
+            route("HEAD", "/webim/chat_assigned"),
+            Err(EdgeError::MethodNotAllowed)
+        );
+        for (method, path) in [
+            ("POST", "/webim/chat_other"),
+            ("POST", "/webim/chat_started/"),
+            ("GET", "/"),
+            ("POST", "/healthz"),
+            ("POST", "/admin/dead"),
+            ("GET", "/admin/chats/"),
+            ("GET", "/admin/chats/a/b"),
+            ("GET", "/admin/events/evt_1/replay"),
+        ] {
+            assert_eq!(
+                route(method, path),
+                Err(EdgeError::NotFound),
+                "{method} {path}"
+            );
+        }
+    }
+
+    #[test]
+    fn admin_routes_decode_their_ids() {
+        assert_eq!(
+            route("GET", "/admin/dead"),
+            Ok(Route::Admin(AdminRoute::Dead))
+        );
+        assert_eq!(
+            route("GET", "/admin/chats/1458%20x"),
+            Ok(Route::Admin(AdminRoute::Chat("1458 x".into())))
+        );
+        assert_eq!(
+            route("POST", "/admin/events/evt_9/replay"),
+            Ok(Route::Admin(AdminRoute::Replay("evt_9".into())))
+        );
+    }
+
+    #[test]
+    fn request_targets() {
+        assert_eq!(
+            path_and_query("https://edge.example/webim/chat_started?chat=1&b"),
+            ("/webim/chat_started", "chat=1&b")
+        );
+        assert_eq!(
+            path_and_query("http://127.0.0.1:8787/healthz"),
+            ("/healthz", "")
+        );
+        assert_eq!(path_and_query("https://edge.example"), ("/", ""));
+        assert_eq!(
+            path_and_query("https://edge.example/a?x=%3F?y#frag"),
+            ("/a", "x=%3F?y")
+        );
+        assert_eq!(path_and_query("https://edge.example/a#f?x"), ("/a", ""));
+    }
+}

@@ -1,0 +1,452 @@
+//! Settings (SPEC §9) as one table: each setting is one line naming its field, its variable,
+//! whether it is a secret, its rule (required, a default, optional) and its parser. Reading
+//! validates every setting and reports every problem at once, by name only, never a value; a
+//! secret cannot appear in `Debug`, because the table prints secrets as `<secret>`.
+
+use std::fmt;
+
+use crate::core::event::EventType;
+use crate::core::inbound_auth::InboundAuth;
+use crate::core::origin::{Origin, OriginFormat, Signing};
+use crate::core::standard_webhooks::SigningKey;
+use crate::core::webim_signature;
+
+/// A setting as the runtime holds it: unset, a string, or a value of another type (a TOML
+/// number or list in `[vars]`), which is always a problem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Raw {
+    /// Not set.
+    Unset,
+    /// A string.
+    Text(String),
+    /// A number, list or object.
+    NotText,
+}
+
+/// Whether a setting is a plain variable or a secret (never shown).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A plain variable, shown in `Debug`.
+    Var,
+    /// A secret, never shown.
+    Secret,
+}
+
+/// One row of the settings table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Setting {
+    /// The variable's name.
+    pub name: &'static str,
+    /// Variable or secret.
+    pub kind: Kind,
+    /// The default, as the string it would be set to.
+    pub default: Option<&'static str>,
+}
+
+/// A value that is absent or only whitespace counts as unset (wrangler vars are often `""`).
+fn unless_blank(raw: Raw) -> Raw {
+    match raw {
+        Raw::Text(text) if text.trim().is_empty() => Raw::Unset,
+        raw => raw,
+    }
+}
+
+/// Applies a rule to a raw value: `None` is a problem.
+macro_rules! rule {
+    (required, $raw:expr, $parse:expr) => {
+        match unless_blank($raw) {
+            Raw::Text(text) => ($parse)(text.trim()),
+            _ => None,
+        }
+    };
+    (default($default:literal), $raw:expr, $parse:expr) => {
+        match unless_blank($raw) {
+            Raw::Text(text) => ($parse)(text.trim()),
+            Raw::Unset => ($parse)($default),
+            Raw::NotText => None,
+        }
+    };
+    (optional, $raw:expr, $parse:expr) => {
+        match unless_blank($raw) {
+            Raw::Text(text) => ($parse)(text.trim()).map(Some),
+            Raw::Unset => Some(None),
+            Raw::NotText => None,
+        }
+    };
+    // Set at all, even to blanks, means it must hold a valid value.
+    (if_set, $raw:expr, $parse:expr) => {
+        match $raw {
+            Raw::Text(text) => ($parse)(text.as_str()).map(Some),
+            Raw::Unset => Some(None),
+            Raw::NotText => None,
+        }
+    };
+}
+
+macro_rules! default_of {
+    (default($default:literal)) => {
+        Some($default)
+    };
+    ($other:ident) => {
+        None
+    };
+}
+
+macro_rules! shown {
+    (Var, $value:expr) => {
+        $value
+    };
+    (Secret, $value:expr) => {
+        &"<secret>"
+    };
+}
+
+macro_rules! settings {
+    ($(
+        $(#[doc = $doc:literal])*
+        $field:ident: $ty:ty = $name:ident $kind:ident $rule:ident $(($default:literal))? => $parse:expr;
+    )*) => {
+        $(
+            #[doc = concat!("The `", stringify!($name), "` setting.")]
+            pub const $name: &str = stringify!($name);
+        )*
+
+        /// Every string setting, in the order problems are reported.
+        pub const TABLE: &[Setting] = &[$(Setting {
+            name: $name,
+            kind: Kind::$kind,
+            default: default_of!($rule $(($default))?),
+        },)*];
+
+        /// Validated configuration.
+        pub struct Settings {
+            $($(#[doc = $doc])* #[doc = concat!("From `", stringify!($name), "`.")] pub $field: $ty,)*
+        }
+
+        impl fmt::Debug for Settings {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct("Settings")
+                    $(.field(stringify!($field), shown!($kind, &self.$field)))*
+                    .finish()
+            }
+        }
+
+        impl Settings {
+            /// Reads every row of the table; `None` when any is a problem (each named in
+            /// `problems`).
+            fn read(lookup: &dyn Fn(&str) -> Raw, problems: &mut Vec<&'static str>) -> Option<Settings> {
+                $(
+                    let $field: Option<$ty> = rule!($rule $(($default))?, lookup($name), $parse);
+                    if $field.is_none() {
+                        problems.push($name);
+                    }
+                )*
+                Some(Settings { $($field: $field?,)* })
+            }
+        }
+    };
+}
+
+settings! {
+    /// Account private keys (their UTF-8 bytes), current first.
+    keys: Vec<Vec<u8>> = WEBIM_PRIVATE_KEYS Secret required => keys;
+    /// Handler API version; below 4 accepts the legacy MD5 `crc`.
+    api_version: u32 = WEBIM_API_VERSION Var default("4") => number::<u32>;
+    /// Where clean events go unless a per-event origin is set.
+    origin: Option<Origin> = ORIGIN_URL Secret optional => Origin::parse;
+    /// The `whsec_` key of outbound Standard Webhooks signatures.
+    signing_key: Option<SigningKey> = ORIGIN_SIGNING_SECRET Secret optional => SigningKey::parse;
+    /// How long one delivery attempt may wait for the origin.
+    origin_timeout_ms: u32 = ORIGIN_TIMEOUT_MS Var default("10000") => |s| number::<u32>(s).filter(|&n| n > 0);
+    /// Accepted inbound `user:password` pairs.
+    inbound_auth: Option<InboundAuth> = INBOUND_BASIC_AUTH Secret if_set => |s| InboundAuth::from_pairs(list(s));
+    /// The inbound body limit.
+    max_body_bytes: u64 = MAX_BODY_BYTES Var default("1048576") => |s| number::<u64>(s).filter(|&n| n > 0);
+    /// How long KV remembers a delivered id (Cloudflare KV refuses less than 60 s).
+    dedup_ttl_seconds: u64 = DEDUP_TTL_SECONDS Var default("86400") => |s| number::<u64>(s).filter(|&n| n >= 60);
+    /// The first retry delay; later ones double, up to 900 s.
+    retry_base_seconds: u64 = RETRY_BASE_SECONDS Var default("5") => |s| number::<u64>(s).filter(|n| (1..=900).contains(n));
+    /// Outbox: attempts before an event is dead.
+    max_attempts: u32 = MAX_ATTEMPTS Var default("20") => |s| number::<u32>(s).filter(|n| (1..=1000).contains(n));
+    /// Outbox: how long an event waits for its chat's `chat_started`.
+    order_hold_seconds: u64 = ORDER_HOLD_SECONDS Var default("60") => |s| number::<u64>(s).filter(|&n| n <= 86_400);
+    /// Outbox: how long ids, attempts and dead events are kept.
+    outbox_retention_days: u64 = OUTBOX_RETENTION_DAYS Var default("7") => |s| number::<u64>(s).filter(|n| (1..=365).contains(n));
+    /// The admin API's bearer token.
+    admin_token: Option<String> = ADMIN_TOKEN Secret optional => |s: &str| Some(s.to_string());
+    /// Outbox: where dead events are announced.
+    alert_url: Option<Origin> = ALERT_URL Secret optional => Origin::parse;
+    /// What the origin receives: the JSON event or Webim's own form.
+    origin_format: OriginFormat = ORIGIN_FORMAT Var default("event") => OriginFormat::parse;
+    /// Per-event origins; each overrides `ORIGIN_URL` for its event.
+    origin_chat_started: Option<Origin> = ORIGIN_URL_CHAT_STARTED Secret optional => Origin::parse;
+    origin_chat_assigned: Option<Origin> = ORIGIN_URL_CHAT_ASSIGNED Secret optional => Origin::parse;
+    origin_chat_closed: Option<Origin> = ORIGIN_URL_CHAT_CLOSED Secret optional => Origin::parse;
+    /// `webim` format: the key the receiver verifies with (default: the first Webim key).
+    origin_webim_key: Option<Vec<u8>> = ORIGIN_WEBIM_KEY Secret optional => |s: &str| Some(s.as_bytes().to_vec());
+    /// `webim` format: below 4 sends `crc` (MD5) instead of `signature`.
+    origin_webim_api_version: u32 = ORIGIN_WEBIM_API_VERSION Var default("4") => number::<u32>;
+}
+
+/// Splits a list setting at commas and newlines, trimming blanks around each item.
+pub fn list(raw: &str) -> impl Iterator<Item = &str> {
+    raw.split([',', '\n'])
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+}
+
+fn keys(raw: &str) -> Option<Vec<Vec<u8>>> {
+    let keys: Vec<Vec<u8>> = list(raw).map(|key| key.as_bytes().to_vec()).collect();
+    (!keys.is_empty()).then_some(keys)
+}
+
+fn number<T: std::str::FromStr>(raw: &str) -> Option<T> {
+    raw.parse().ok()
+}
+
+impl Settings {
+    /// Reads and validates every setting. `Err` lists the names of all bad settings.
+    pub fn from_raw(lookup: impl Fn(&str) -> Raw) -> Result<Settings, Vec<&'static str>> {
+        let mut problems = Vec::new();
+        let settings = Settings::read(&lookup, &mut problems);
+        // ORIGIN_URL may be unset only when every event has its own origin.
+        let unset = |name| matches!(unless_blank(lookup(name)), Raw::Unset);
+        if unset(ORIGIN_URL) && EventType::ALL.iter().any(|&t| unset(per_event_name(t))) {
+            problems.push(ORIGIN_URL);
+        }
+        match settings {
+            Some(settings) if problems.is_empty() => Ok(settings),
+            _ => {
+                problems.sort_by_key(|name| TABLE.iter().position(|row| row.name == *name));
+                Err(problems)
+            }
+        }
+    }
+
+    /// [`Settings::from_raw`] over a lookup of plain strings (tests, benchmarks, fuzzing).
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Settings, Vec<&'static str>> {
+        Settings::from_raw(|name| lookup(name).map_or(Raw::Unset, Raw::Text))
+    }
+
+    /// Where events of `event_type` go: its own origin, else `ORIGIN_URL`.
+    pub fn origin_for(&self, event_type: EventType) -> Option<&Origin> {
+        match event_type {
+            EventType::ChatStarted => self.origin_chat_started.as_ref(),
+            EventType::ChatAssigned => self.origin_chat_assigned.as_ref(),
+            EventType::ChatClosed => self.origin_chat_closed.as_ref(),
+        }
+        .or(self.origin.as_ref())
+    }
+
+    /// How every delivery attempt is signed.
+    pub fn signing(&self) -> Signing<'_> {
+        Signing {
+            format: self.origin_format,
+            standard_webhooks: self.signing_key.as_ref(),
+            webim_key: self.origin_webim_key(),
+            webim_scheme: webim_signature::scheme_for(self.origin_webim_api_version),
+        }
+    }
+
+    /// The key a `webim`-format receiver verifies with.
+    pub fn origin_webim_key(&self) -> &[u8] {
+        self.origin_webim_key
+            .as_deref()
+            .or(self.keys.first().map(Vec::as_slice))
+            .unwrap_or_default()
+    }
+}
+
+/// The per-event origin setting of `event_type`.
+pub fn per_event_name(event_type: EventType) -> &'static str {
+    match event_type {
+        EventType::ChatStarted => ORIGIN_URL_CHAT_STARTED,
+        EventType::ChatAssigned => ORIGIN_URL_CHAT_ASSIGNED,
+        EventType::ChatClosed => ORIGIN_URL_CHAT_CLOSED,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn from(pairs: &[(&str, &str)]) -> Result<Settings, Vec<&'static str>> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|name| map.get(name).cloned())
+    }
+
+    const MINIMAL: [(&str, &str); 2] = [
+        (WEBIM_PRIVATE_KEYS, "key-one"),
+        (ORIGIN_URL, "https://origin.example.com/events"),
+    ];
+
+    #[test]
+    fn every_default_parses_and_applies() {
+        let s = from(&MINIMAL).unwrap();
+        assert_eq!(s.keys, vec![b"key-one".to_vec()]);
+        assert_eq!(s.api_version, 4);
+        assert_eq!(s.origin_timeout_ms, 10_000);
+        assert_eq!(s.max_body_bytes, 1_048_576);
+        assert_eq!(s.dedup_ttl_seconds, 86_400);
+        assert_eq!(s.retry_base_seconds, 5);
+        assert_eq!(s.max_attempts, 20);
+        assert_eq!(s.order_hold_seconds, 60);
+        assert_eq!(s.outbox_retention_days, 7);
+        assert_eq!(s.origin_format, OriginFormat::Event);
+        assert_eq!(s.origin_webim_api_version, 4);
+        assert!(s.signing_key.is_none() && s.inbound_auth.is_none() && s.admin_token.is_none());
+        assert_eq!(s.origin_webim_key(), b"key-one");
+        // The spec's table of defaults, row by row.
+        let defaults: Vec<_> = TABLE
+            .iter()
+            .filter_map(|row| Some((row.name, row.default?)))
+            .collect();
+        assert!(defaults.contains(&(WEBIM_API_VERSION, "4")));
+        assert!(defaults.contains(&(MAX_BODY_BYTES, "1048576")));
+        assert!(defaults.contains(&(ORIGIN_FORMAT, "event")));
+    }
+
+    #[test]
+    fn keys_split_on_commas_and_newlines() {
+        let s = from(&[
+            (WEBIM_PRIVATE_KEYS, " new ,old\r\n\nolder\n"),
+            (ORIGIN_URL, "https://o.example/"),
+        ])
+        .unwrap();
+        assert_eq!(
+            s.keys,
+            vec![b"new".to_vec(), b"old".to_vec(), b"older".to_vec()]
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported_by_name_in_table_order() {
+        let bad = [
+            (WEBIM_PRIVATE_KEYS, " , \n"),
+            (WEBIM_API_VERSION, "four"),
+            (ORIGIN_URL, "not a url"),
+            (ORIGIN_SIGNING_SECRET, "whsec_***"),
+            (ORIGIN_TIMEOUT_MS, "0"),
+            (INBOUND_BASIC_AUTH, "nocolon"),
+            (MAX_BODY_BYTES, "-1"),
+            (DEDUP_TTL_SECONDS, "5"),
+            (RETRY_BASE_SECONDS, "0"),
+            (MAX_ATTEMPTS, "0"),
+            (ORDER_HOLD_SECONDS, "x"),
+            (OUTBOX_RETENTION_DAYS, "0"),
+            (ALERT_URL, "slack"),
+            (ORIGIN_FORMAT, "xml"),
+            (ORIGIN_URL_CHAT_STARTED, "ftp://x/"),
+            (ORIGIN_URL_CHAT_ASSIGNED, "nope"),
+            (ORIGIN_URL_CHAT_CLOSED, "https://"),
+            (ORIGIN_WEBIM_API_VERSION, "v4"),
+        ];
+        let problems = from(&bad).unwrap_err();
+        assert_eq!(
+            problems,
+            bad.iter().map(|(name, _)| *name).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn a_value_that_is_not_a_string_is_a_problem_never_the_default() {
+        for name in [
+            MAX_BODY_BYTES,
+            INBOUND_BASIC_AUTH,
+            ORIGIN_SIGNING_SECRET,
+            WEBIM_API_VERSION,
+        ] {
+            let got = Settings::from_raw(|n| match n {
+                n if n == name => Raw::NotText,
+                WEBIM_PRIVATE_KEYS => Raw::Text("k".into()),
+                ORIGIN_URL => Raw::Text("https://o.example/".into()),
+                _ => Raw::Unset,
+            });
+            assert_eq!(got.unwrap_err(), vec![name]);
+        }
+    }
+
+    #[test]
+    fn missing_required_settings_are_problems() {
+        assert_eq!(from(&[]).unwrap_err(), vec![WEBIM_PRIVATE_KEYS, ORIGIN_URL]);
+    }
+
+    #[test]
+    fn per_event_origins_override_and_may_replace_origin_url() {
+        let all = [
+            (WEBIM_PRIVATE_KEYS, "k"),
+            (ORIGIN_URL_CHAT_STARTED, "https://a.example/start"),
+            (ORIGIN_URL_CHAT_ASSIGNED, "https://a.example/assign"),
+            (ORIGIN_URL_CHAT_CLOSED, "https://u:p@a.example/close"),
+        ];
+        let s = from(&all).unwrap();
+        assert_eq!(
+            s.origin_for(EventType::ChatStarted).unwrap().url,
+            "https://a.example/start"
+        );
+        assert_eq!(
+            s.origin_for(EventType::ChatClosed).unwrap().url,
+            "https://a.example/close"
+        );
+        assert_eq!(from(&all[..3]).unwrap_err(), vec![ORIGIN_URL]);
+        let mut one = MINIMAL.to_vec();
+        one.push((ORIGIN_URL_CHAT_ASSIGNED, "https://b.example/x"));
+        let s = from(&one).unwrap();
+        assert_eq!(
+            s.origin_for(EventType::ChatAssigned).unwrap().url,
+            "https://b.example/x"
+        );
+        assert_eq!(
+            s.origin_for(EventType::ChatStarted).unwrap().url,
+            "https://origin.example.com/events"
+        );
+    }
+
+    #[test]
+    fn blank_optional_settings_mean_default() {
+        let mut pairs = MINIMAL.to_vec();
+        pairs.push((ORIGIN_SIGNING_SECRET, ""));
+        pairs.push((MAX_BODY_BYTES, " "));
+        let s = from(&pairs).unwrap();
+        assert!(s.signing_key.is_none());
+        assert_eq!(s.max_body_bytes, 1_048_576);
+    }
+
+    #[test]
+    fn inbound_auth_set_to_only_separators_or_blanks_fails_closed() {
+        for value in ["", " ", ",", " , \n", "\n\n"] {
+            let mut pairs = MINIMAL.to_vec();
+            pairs.push((INBOUND_BASIC_AUTH, value));
+            assert_eq!(
+                from(&pairs).unwrap_err(),
+                vec![INBOUND_BASIC_AUTH],
+                "{value:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn debug_prints_no_secret() {
+        let mut pairs = MINIMAL.to_vec();
+        pairs.push((INBOUND_BASIC_AUTH, "webim:hunter2"));
+        pairs.push((ADMIN_TOKEN, "tok-3141"));
+        pairs.push((ORIGIN_WEBIM_KEY, "legacy-key"));
+        let text = format!("{:?}", from(&pairs).unwrap());
+        for secret in [
+            "key-one",
+            "hunter2",
+            "tok-3141",
+            "legacy-key",
+            "origin.example.com",
+        ] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+        assert!(text.contains("max_body_bytes: 1048576"));
+    }
+}

@@ -1,0 +1,50 @@
+//! The worker's environment: settings read and validated once per isolate (bindings never
+//! change within one), and which optional bindings exist.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use worker::js_sys::Reflect;
+use worker::wasm_bindgen::JsValue;
+use worker::Env;
+
+use crate::core::delivery::Bindings;
+use crate::core::settings::{Raw, Settings};
+
+/// Settings, or the names of the bad ones.
+pub type Loaded = Result<Settings, Vec<&'static str>>;
+
+thread_local! {
+    static SETTINGS: RefCell<Option<Rc<Loaded>>> = const { RefCell::new(None) };
+}
+
+/// A binding as a setting: a string, unset, or a value of another type (a TOML number or
+/// list in `[vars]` arrives as such), which the core reports as a problem.
+fn raw(env: &Env, name: &str) -> Raw {
+    match Reflect::get(env, &JsValue::from_str(name)) {
+        Ok(value) if value.is_undefined() || value.is_null() => Raw::Unset,
+        Ok(value) => value.as_string().map_or(Raw::NotText, Raw::Text),
+        Err(_) => Raw::Unset,
+    }
+}
+
+/// Every setting, read once per isolate.
+pub fn settings(env: &Env) -> Rc<Loaded> {
+    SETTINGS.with(|cached| {
+        cached
+            .borrow_mut()
+            .get_or_insert_with(|| Rc::new(Settings::from_raw(|name| raw(env, name))))
+            .clone()
+    })
+}
+
+/// Which optional bindings are present.
+pub fn bindings(env: &Env) -> Bindings {
+    let present = |name: &str| {
+        Reflect::get(env, &JsValue::from_str(name)).is_ok_and(|value| value.is_object())
+    };
+    Bindings {
+        outbox: present("OUTBOX"),
+        queue: present("EVENTS"),
+    }
+}

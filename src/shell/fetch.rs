@@ -1,0 +1,174 @@
+//! The `fetch` handler: one HTTP request through routing, intake and delivery, in the spec's
+//! order, answered with the core's [`Outcome`] and logged as one line.
+
+use worker::js_sys::Uint8Array;
+use worker::wasm_bindgen::{prelude::wasm_bindgen, JsValue};
+use worker::{web_sys, Date, Env, KvStore, Queue, QueueContentType, RawMessageBuilder};
+
+use crate::core::delivery::{self, Fallback, Lookup, Mode};
+use crate::core::error::EdgeError;
+use crate::core::event::{Event, EventType};
+use crate::core::intake;
+use crate::core::log_line::LogLine;
+use crate::core::outcome::Outcome;
+use crate::core::route::{self, Route};
+use crate::core::settings::Settings;
+use crate::shell::environment;
+use crate::shell::forward::forward;
+use crate::shell::http::{header, read_body, response};
+use crate::shell::node_crypto::NodeCrypto;
+
+// The entry point is written out rather than with `#[event]`: that wrapper reads `request.cf`
+// and parses the URL again on every request. worker-build wires an export named `fetch` as the
+// handler; src/shell/entry.mjs calls it.
+
+/// HTTP requests: Webim deliveries, `/healthz` and the admin API.
+#[wasm_bindgen(
+    js_name = fetch,
+    wasm_bindgen = worker::wasm_bindgen,
+    wasm_bindgen_futures = worker::wasm_bindgen_futures,
+    js_sys = worker::js_sys
+)]
+pub async fn handle_fetch(
+    req: web_sys::Request,
+    env: Env,
+    _ctx: JsValue,
+) -> Result<web_sys::Response, JsValue> {
+    let started_ms = Date::now().as_millis();
+    let mut line = LogLine::new("other");
+    let outcome = handle(&req, &env, started_ms, &mut line)
+        .await
+        .unwrap_or_else(Outcome::from);
+    let reply = outcome.reply();
+    line.outcome(&outcome, reply.status);
+    log(line.line(started_ms, Date::now().as_millis()));
+    response(reply)
+}
+
+/// Writes one log line.
+pub fn log(line: String) {
+    web_sys::console::log_1(&JsValue::from(line));
+}
+
+async fn handle(
+    req: &web_sys::Request,
+    env: &Env,
+    now_ms: u64,
+    line: &mut LogLine,
+) -> Result<Outcome, EdgeError> {
+    let url = req.url();
+    let (path, query) = route::path_and_query(&url);
+    let event_type = match route::route(&req.method(), path)? {
+        Route::Health => {
+            line.route = "/healthz";
+            let problems = environment::settings(env)
+                .as_ref()
+                .as_ref()
+                .err()
+                .cloned()
+                .unwrap_or_default();
+            return Ok(Outcome::Health { problems });
+        }
+        Route::Admin(_) => {
+            // The admin API exists only with ADMIN_TOKEN and the outbox.
+            return Err(EdgeError::NotFound);
+        }
+        Route::Event(event_type) => event_type,
+    };
+    line.route = event_type.route();
+    let settings = environment::settings(env);
+    let settings = settings.as_ref().as_ref().map_err(|problems| {
+        line.problems.clone_from(problems);
+        EdgeError::Misconfigured
+    })?;
+    deliver(req, env, settings, event_type, query, now_ms, line).await
+}
+
+/// Intake, then the delivery mode the bindings choose.
+async fn deliver(
+    req: &web_sys::Request,
+    env: &Env,
+    settings: &Settings,
+    event_type: EventType,
+    query: &str,
+    now_ms: u64,
+    line: &mut LogLine,
+) -> Result<Outcome, EdgeError> {
+    let content_length = header(req, "content-length").and_then(|len| len.trim().parse().ok());
+    intake::admit(
+        settings,
+        header(req, "authorization").as_deref(),
+        content_length,
+    )?;
+    let body = read_body(req, settings.max_body_bytes)
+        .await
+        .map_err(|()| EdgeError::PayloadTooLarge)?;
+    let accepted = intake::accept(
+        &NodeCrypto,
+        settings,
+        event_type,
+        query.as_bytes(),
+        header(req, "content-type").as_deref(),
+        &body,
+        now_ms,
+    )?;
+    accepted.note(line);
+    let event = &accepted.event;
+
+    let mode = delivery::mode(environment::bindings(env));
+    let dedup = env.kv("DEDUP").ok().filter(|_| mode != Mode::Outbox);
+    if let Some(kv) = &dedup {
+        let lookup = match kv.get(&event.id).text().await {
+            Ok(Some(_)) => Lookup::Seen,
+            Ok(None) => Lookup::Unseen,
+            Err(_) => Lookup::Failed,
+        };
+        if delivery::is_duplicate(lookup) {
+            return Ok(Outcome::Duplicate {
+                id: event.id.clone(),
+            });
+        }
+    }
+    let outcome = match mode {
+        Mode::Queue => match enqueue(env, event).await {
+            Ok(()) => Outcome::Queued {
+                id: event.id.clone(),
+            },
+            Err(fallback) => {
+                line.fallback = Some(fallback.as_str());
+                direct(settings, event, line).await
+            }
+        },
+        Mode::Direct | Mode::Outbox => direct(settings, event, line).await,
+    };
+    if let Some(kv) = dedup.filter(|_| delivery::remember(&outcome)) {
+        record(&kv, &event.id, outcome.code(), settings.dedup_ttl_seconds).await;
+    }
+    Ok(outcome)
+}
+
+/// Direct delivery: the origin's answer decides the reply.
+async fn direct(settings: &Settings, event: &Event, line: &mut LogLine) -> Outcome {
+    let answer = forward(settings, event).await;
+    line.origin_status = answer.status;
+    delivery::after_direct(&event.id, &answer)
+}
+
+/// Puts the event on the queue, or says why it must go directly.
+async fn enqueue(env: &Env, event: &Event) -> Result<(), Fallback> {
+    delivery::fits_queue(event.body.len())?;
+    let queue: Queue = env.queue("EVENTS").map_err(|_| Fallback::EnqueueFailed)?;
+    let body = Uint8Array::from(event.body.as_slice());
+    queue
+        .send_raw(RawMessageBuilder::new(body.into()).build_with_content_type(QueueContentType::V8))
+        .await
+        .map_err(|_| Fallback::EnqueueFailed)
+}
+
+/// Remembers a delivered or queued id for the dedup window. A failed write only means a
+/// later retry of the same call may be delivered again.
+async fn record(kv: &KvStore, id: &str, outcome: &str, ttl_seconds: u64) {
+    if let Ok(put) = kv.put(id, outcome) {
+        let _ = put.expiration_ttl(ttl_seconds).execute().await;
+    }
+}

@@ -1,0 +1,58 @@
+//! HTTP plumbing: request headers, the request body read under a byte limit, and a core
+//! [`Reply`] copied into a runtime response.
+
+use worker::js_sys::{Reflect, Uint8Array};
+use worker::wasm_bindgen::{JsCast, JsValue};
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::web_sys;
+
+use crate::core::reply::Reply;
+
+/// A request header's value.
+pub fn header(req: &web_sys::Request, name: &str) -> Option<String> {
+    req.headers().get(name).ok().flatten()
+}
+
+/// The body, read chunk by chunk and never held beyond `limit` + 1 bytes: `Err(())` when it is
+/// longer than `limit` (the rest is cancelled unread) or cannot be read.
+pub async fn read_body(req: &web_sys::Request, limit: u64) -> Result<Vec<u8>, ()> {
+    let Some(stream) = req.body() else {
+        return Ok(Vec::new());
+    };
+    let reader: web_sys::ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let mut body = Vec::new();
+    loop {
+        let chunk = JsFuture::from(reader.read()).await.map_err(|_| ())?;
+        if Reflect::get(&chunk, &JsValue::from_str("done"))
+            .map_err(|_| ())?
+            .is_truthy()
+        {
+            return Ok(body);
+        }
+        let value = Reflect::get(&chunk, &JsValue::from_str("value")).map_err(|_| ())?;
+        let bytes: Uint8Array = value.dyn_into().map_err(|_| ())?;
+        let len = bytes.length() as usize;
+        if body.len().saturating_add(len) > limit {
+            // Stop here: the rest is never read into this isolate.
+            let _ = reader.cancel();
+            return Err(());
+        }
+        let start = body.len();
+        body.resize(start + len, 0);
+        bytes.copy_to(&mut body[start..]);
+    }
+}
+
+/// Copies a [`Reply`] into a runtime response.
+pub fn response(reply: Reply) -> Result<web_sys::Response, JsValue> {
+    let headers = web_sys::Headers::new()?;
+    for (name, value) in &reply.headers {
+        headers.set(name, value)?;
+    }
+    let init = web_sys::ResponseInit::new();
+    init.set_status(reply.status);
+    init.set_headers(&headers);
+    let mut body = reply.body;
+    web_sys::Response::new_with_opt_u8_array_and_init(Some(&mut body), &init)
+}

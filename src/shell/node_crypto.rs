@@ -1,0 +1,45 @@
+//! The runtime's native SHA-256 (`node:crypto` under the `nodejs_compat` flag) as the core's
+//! [`Hashing`]; it falls back to [`RustCrypto`] should a call ever fail. How much this saves
+//! is measured in docs/performance.md.
+
+use worker::wasm_bindgen::{prelude::wasm_bindgen, JsValue};
+
+use crate::core::hashing::{Hashing, RustCrypto};
+
+#[wasm_bindgen(module = "node:crypto", wasm_bindgen = worker::wasm_bindgen)]
+extern "C" {
+    /// A `Hash` or `Hmac` object.
+    type Hasher;
+    #[wasm_bindgen(catch, js_name = createHash)]
+    fn create_hash(algorithm: &str) -> Result<Hasher, JsValue>;
+    #[wasm_bindgen(catch, js_name = createHmac)]
+    fn create_hmac(algorithm: &str, key: &[u8]) -> Result<Hasher, JsValue>;
+    #[wasm_bindgen(method, catch)]
+    fn update(this: &Hasher, data: &[u8]) -> Result<(), JsValue>;
+    #[wasm_bindgen(method, catch)]
+    fn digest(this: &Hasher) -> Result<Vec<u8>, JsValue>;
+}
+
+/// `node:crypto`, with [`RustCrypto`] behind it.
+pub struct NodeCrypto;
+
+impl NodeCrypto {
+    fn finish(hasher: Result<Hasher, JsValue>, parts: &[&[u8]]) -> Option<[u8; 32]> {
+        let hasher = hasher.ok()?;
+        for part in parts {
+            hasher.update(part).ok()?;
+        }
+        hasher.digest().ok()?.try_into().ok()
+    }
+}
+
+impl Hashing for NodeCrypto {
+    fn sha256(&self, parts: &[&[u8]]) -> [u8; 32] {
+        Self::finish(create_hash("sha256"), parts).unwrap_or_else(|| RustCrypto.sha256(parts))
+    }
+
+    fn hmac_sha256(&self, key: &[u8], parts: &[&[u8]]) -> Option<[u8; 32]> {
+        Self::finish(create_hmac("sha256", key), parts)
+            .or_else(|| RustCrypto.hmac_sha256(key, parts))
+    }
+}
