@@ -5,6 +5,7 @@
 //! Modules follow a delivery through the spec, top to bottom: a module uses only the ones
 //! listed before it.
 
+pub mod admin;
 pub mod clean_chat;
 pub mod credentials;
 pub mod delivery;
@@ -15,6 +16,7 @@ pub mod inbound_auth;
 pub mod intake;
 pub mod log_line;
 pub mod origin;
+pub mod outbox;
 pub mod outcome;
 pub mod params;
 pub mod reply;

@@ -9,6 +9,10 @@
 // still reinitializes the wasm, as before.
 import Entrypoint from "../index.js";
 
+// The outbox's Durable Object class (src/shell/outbox.rs): wrangler and Miniflare find the
+// class a binding names among the entry's exports.
+export { ChatOutbox } from "../index.js";
+
 const handlers = Entrypoint.prototype;
 // worker-build's record of a critical error. Should a later worker-build not keep it, every
 // call takes worker-build's own path: slower, never less safe.

@@ -1,22 +1,26 @@
 //! The `fetch` handler: one HTTP request through routing, intake and delivery, in the spec's
 //! order, answered with the core's [`Outcome`] and logged as one line.
 
+use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use worker::js_sys::Uint8Array;
 use worker::wasm_bindgen::{prelude::wasm_bindgen, JsValue};
-use worker::{web_sys, Date, Env, KvStore, Queue, QueueContentType, RawMessageBuilder};
+use worker::{web_sys, Date, Env, KvStore, Method, Queue, QueueContentType, RawMessageBuilder};
 
 use crate::core::delivery::{self, Fallback, Lookup, Mode};
 use crate::core::error::EdgeError;
 use crate::core::event::{Event, EventType};
 use crate::core::intake;
 use crate::core::log_line::LogLine;
+use crate::core::outbox;
 use crate::core::outcome::Outcome;
 use crate::core::route::{self, Route};
 use crate::core::settings::Settings;
+use crate::shell::admin;
 use crate::shell::environment;
 use crate::shell::forward::forward;
 use crate::shell::http::{header, read_body, response};
 use crate::shell::node_crypto::NodeCrypto;
+use crate::shell::outbox as shell_outbox;
 
 // The entry point is written out rather than with `#[event]`: that wrapper reads `request.cf`
 // and parses the URL again on every request. worker-build wires an export named `fetch` as the
@@ -69,9 +73,14 @@ async fn handle(
                 .unwrap_or_default();
             return Ok(Outcome::Health { problems });
         }
-        Route::Admin(_) => {
-            // The admin API exists only with ADMIN_TOKEN and the outbox.
-            return Err(EdgeError::NotFound);
+        Route::Admin(admin_route) => {
+            line.route = "/admin";
+            let settings = environment::settings(env);
+            let settings = settings.as_ref().as_ref().map_err(|problems| {
+                line.problems.clone_from(problems);
+                EdgeError::Misconfigured
+            })?;
+            return admin::handle(req, env, settings, admin_route).await;
         }
         Route::Event(event_type) => event_type,
     };
@@ -139,12 +148,33 @@ async fn deliver(
                 direct(settings, event, line).await
             }
         },
-        Mode::Direct | Mode::Outbox => direct(settings, event, line).await,
+        Mode::Outbox => store(env, &accepted).await,
+        Mode::Direct => direct(settings, event, line).await,
     };
     if let Some(kv) = dedup.filter(|_| delivery::remember(&outcome)) {
         record(&kv, &event.id, outcome.code(), settings.dedup_ttl_seconds).await;
     }
     Ok(outcome)
+}
+
+/// Outbox delivery: the event is stored in its chat's object before Webim is answered; the
+/// object says whether it is new (202 queued) or held already (200 duplicate).
+async fn store(env: &Env, accepted: &intake::Accepted) -> Outcome {
+    let event = &accepted.event;
+    let object = outbox::object_name(accepted.chat_id.as_deref(), &event.id);
+    let path = match &accepted.chat_id {
+        Some(chat) => format!(
+            "/events?chat={}",
+            utf8_percent_encode(chat, NON_ALPHANUMERIC)
+        ),
+        None => "/events".to_string(),
+    };
+    let id = || event.id.clone();
+    match shell_outbox::call(env, &object, Method::Post, &path, Some(event.body.clone())).await {
+        Ok((202, _)) => Outcome::Queued { id: id() },
+        Ok((200, _)) => Outcome::Duplicate { id: id() },
+        _ => Outcome::Failed(EdgeError::StorageUnavailable),
+    }
 }
 
 /// Direct delivery: the origin's answer decides the reply.

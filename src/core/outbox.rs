@@ -1,0 +1,644 @@
+//! The outbox (SPEC §11) as pure functions over one chat's event records and the time: which
+//! event goes next, when the chat's object must wake up, what an attempt's answer makes of the
+//! event, and what the sweep deletes. The shell (`ChatOutbox`) stores the records in SQLite and
+//! does the I/O; every decision is here.
+//!
+//! The rule, for one chat:
+//! - Events go one at a time, in the chat's order: `chat_started` first, `chat_assigned` in
+//!   arrival order, `chat_closed` last ([`order_key`]).
+//! - The event at the front of the chat is the one being tried (an event with attempts left
+//!   and at least one made), else the first pending event in that order. Only the front is
+//!   ever attempted, so a later event waits until the front is delivered or dead.
+//! - While the chat has no `chat_started`, its events wait for it, at most
+//!   `ORDER_HOLD_SECONDS` from the chat's first arrival; then they go anyway, and a
+//!   `chat_started` that comes later goes after whatever has already been tried.
+//! - A failed attempt waits its backoff (SPEC §7); after `MAX_ATTEMPTS` attempts the event is
+//!   dead, and the chat's later events go on.
+//! - A delivered or dead event is kept `OUTBOX_RETENTION_DAYS` from that moment, then swept.
+//!   A pending event is never swept: `MAX_ATTEMPTS` ends it.
+
+use serde::Serialize;
+
+use crate::core::event::EventType;
+use crate::core::retry::{self, Next, OriginAnswer};
+use crate::core::settings::Settings;
+
+/// An event's stored state. `held` is not stored: it is a pending event that is not at the
+/// front of its chat ([`view_state`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    /// Not yet delivered: waiting for its turn, its hold, or its next attempt.
+    Pending,
+    /// The origin took it.
+    Delivered,
+    /// `MAX_ATTEMPTS` attempts failed; kept and replayable.
+    Dead,
+}
+
+impl State {
+    /// The stored word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Pending => "pending",
+            State::Delivered => "delivered",
+            State::Dead => "dead",
+        }
+    }
+
+    /// The state a stored word names.
+    pub fn parse(word: &str) -> Option<State> {
+        [State::Pending, State::Delivered, State::Dead]
+            .into_iter()
+            .find(|s| s.as_str() == word)
+    }
+}
+
+/// What the state machine needs of one stored event (never its body).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// The event id.
+    pub id: String,
+    /// The event type.
+    pub event_type: EventType,
+    /// Arrival order within the chat (1, 2, …).
+    pub seq: u64,
+    /// Stored state.
+    pub state: State,
+    /// Attempts made since it was accepted or last replayed.
+    pub attempts: u32,
+    /// When the next attempt is due (unix ms); pending events only.
+    pub next_at_ms: u64,
+    /// When the outbox accepted it (unix ms).
+    pub received_at_ms: u64,
+    /// When it was delivered or died (unix ms).
+    pub finished_at_ms: Option<u64>,
+}
+
+/// The outbox settings, in milliseconds where they are times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// `MAX_ATTEMPTS`.
+    pub max_attempts: u32,
+    /// `ORDER_HOLD_SECONDS`, in ms.
+    pub order_hold_ms: u64,
+    /// `OUTBOX_RETENTION_DAYS`, in ms.
+    pub retention_ms: u64,
+    /// `RETRY_BASE_SECONDS`.
+    pub retry_base_seconds: u64,
+}
+
+impl Policy {
+    /// The outbox's part of the settings.
+    pub fn from_settings(settings: &Settings) -> Policy {
+        Policy {
+            max_attempts: settings.max_attempts,
+            order_hold_ms: settings.order_hold_seconds.saturating_mul(1000),
+            retention_ms: settings.outbox_retention_days.saturating_mul(86_400_000),
+            retry_base_seconds: settings.retry_base_seconds,
+        }
+    }
+}
+
+/// The chat's order: `chat_started`, then `chat_assigned` by arrival, then `chat_closed`.
+pub fn order_key(record: &Record) -> (u8, u64) {
+    let rank = match record.event_type {
+        EventType::ChatStarted => 0,
+        EventType::ChatAssigned => 1,
+        EventType::ChatClosed => 2,
+    };
+    (rank, record.seq)
+}
+
+/// The event at the front of the chat: the one being tried, else the first pending one in the
+/// chat's order. `None` when nothing is pending.
+pub fn front(records: &[Record]) -> Option<&Record> {
+    let pending = || records.iter().filter(|r| r.state == State::Pending);
+    pending()
+        .filter(|r| r.attempts > 0)
+        .min_by_key(|r| order_key(r))
+        .or_else(|| pending().min_by_key(|r| order_key(r)))
+}
+
+/// Until when the chat's events wait for its `chat_started`: `None` when there is one (in any
+/// state), else the chat's first arrival plus the hold.
+pub fn hold_until(records: &[Record], policy: &Policy) -> Option<u64> {
+    if records
+        .iter()
+        .any(|r| r.event_type == EventType::ChatStarted)
+    {
+        return None;
+    }
+    let first = records.iter().map(|r| r.received_at_ms).min()?;
+    Some(first.saturating_add(policy.order_hold_ms))
+}
+
+/// When the front event may be attempted.
+pub fn due_at(records: &[Record], front: &Record, policy: &Policy) -> u64 {
+    let hold = match front.event_type {
+        EventType::ChatStarted => None,
+        _ => hold_until(records, policy),
+    };
+    front.next_at_ms.max(hold.unwrap_or(0))
+}
+
+/// What the chat's object does now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// The event to attempt now, if one is due.
+    pub deliver: Option<String>,
+    /// When to wake up next (unix ms): the front's due time or the next sweep; `None` when
+    /// the chat holds nothing.
+    pub wake_at_ms: Option<u64>,
+}
+
+/// When the oldest finished event is due to be swept.
+pub fn next_sweep_at(records: &[Record], policy: &Policy) -> Option<u64> {
+    records
+        .iter()
+        .filter_map(|r| r.finished_at_ms)
+        .min()
+        .map(|at| at.saturating_add(policy.retention_ms))
+}
+
+/// The decision for one chat at `now_ms`.
+pub fn plan(records: &[Record], now_ms: u64, policy: &Policy) -> Plan {
+    let sweep = next_sweep_at(records, policy);
+    match front(records) {
+        Some(front) => {
+            let due = due_at(records, front, policy);
+            if due <= now_ms {
+                Plan {
+                    deliver: Some(front.id.clone()),
+                    wake_at_ms: Some(now_ms),
+                }
+            } else {
+                Plan {
+                    deliver: None,
+                    wake_at_ms: Some(sweep.map_or(due, |s| s.min(due))),
+                }
+            }
+        }
+        None => Plan {
+            deliver: None,
+            wake_at_ms: sweep,
+        },
+    }
+}
+
+/// What an attempt made of an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The origin took it.
+    Delivered,
+    /// Another attempt is due at `next_at_ms`.
+    Retry {
+        /// When (unix ms).
+        next_at_ms: u64,
+    },
+    /// Its attempts are used up.
+    Dead,
+}
+
+/// The event's next state after attempt number `attempts` (1-based, this attempt included)
+/// was answered with `answer` at `now_ms`.
+pub fn after_attempt(
+    answer: &OriginAnswer,
+    attempts: u32,
+    now_ms: u64,
+    policy: &Policy,
+) -> Outcome {
+    match retry::after_attempt(answer, attempts, now_ms / 1000, policy.retry_base_seconds) {
+        Next::Done => Outcome::Delivered,
+        Next::Retry { .. } if attempts >= policy.max_attempts => Outcome::Dead,
+        Next::Retry { delay_seconds, .. } => Outcome::Retry {
+            next_at_ms: now_ms.saturating_add(u64::from(delay_seconds) * 1000),
+        },
+    }
+}
+
+/// Finished events whose retention has passed at `now_ms`: their rows, attempts included, are
+/// deleted.
+pub fn swept<'a>(records: &'a [Record], now_ms: u64, policy: &Policy) -> Vec<&'a str> {
+    records
+        .iter()
+        .filter(|r| {
+            r.finished_at_ms
+                .is_some_and(|at| at.saturating_add(policy.retention_ms) <= now_ms)
+        })
+        .map(|r| r.id.as_str())
+        .collect()
+}
+
+/// What the admin view calls an event's state: a pending event not at the front is `held`.
+pub fn view_state(records: &[Record], record: &Record) -> &'static str {
+    match record.state {
+        State::Pending if front(records).is_some_and(|f| f.id != record.id) => "held",
+        state => state.as_str(),
+    }
+}
+
+/// The chat's events in the order they go (delivered and dead ones first, in the order they
+/// finished, then the pending ones in the order they will go).
+pub fn in_order(records: &[Record]) -> Vec<&Record> {
+    let mut finished: Vec<&Record> = records
+        .iter()
+        .filter(|r| r.state != State::Pending)
+        .collect();
+    finished.sort_by_key(|r| (r.finished_at_ms, r.seq));
+    let mut pending: Vec<&Record> = records
+        .iter()
+        .filter(|r| r.state == State::Pending)
+        .collect();
+    pending.sort_by_key(|r| order_key(r));
+    if let Some(front) = front(records) {
+        pending.retain(|r| r.id != front.id);
+        pending.insert(0, front);
+    }
+    finished.extend(pending);
+    finished
+}
+
+/// A dead event as the alert announces it (SPEC §11): no chat content.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeadEvent {
+    /// The event id.
+    pub id: String,
+    /// The event type.
+    #[serde(rename = "type")]
+    pub event_type: &'static str,
+    /// The chat's id, when the chat has one.
+    pub chat_id: Option<String>,
+    /// Attempts made.
+    pub attempts: u32,
+    /// The origin's last status, or `no_answer`.
+    pub last_status: String,
+}
+
+/// The alert's JSON body: a one-line `text` (Slack- and Mattermost-compatible) and the event.
+pub fn alert_body(event: &DeadEvent) -> Vec<u8> {
+    #[derive(Serialize)]
+    struct Alert<'a> {
+        text: String,
+        event: &'a DeadEvent,
+    }
+    let chat = event
+        .chat_id
+        .as_deref()
+        .map_or_else(|| "no chat id".to_string(), |id| format!("chat {id}"));
+    let text = format!(
+        "webim-edge: {} {} ({}) is dead after {} attempts, last {}; replay with npm run admin -- replay {}",
+        event.event_type, event.id, chat, event.attempts, event.last_status, event.id
+    );
+    serde_json::to_vec(&Alert { text, event }).unwrap_or_default()
+}
+
+/// An attempt's answer as stored and shown: the status, or `no_answer`.
+pub fn status_word(answer: &OriginAnswer) -> String {
+    answer
+        .status
+        .map_or_else(|| "no_answer".to_string(), |s| s.to_string())
+}
+
+/// The Durable Object that holds a chat's events: `chat:<chat id>`, or `event:<event id>` for
+/// an event whose chat has no id.
+pub fn object_name(chat_id: Option<&str>, event_id: &str) -> String {
+    match chat_id {
+        Some(chat) => format!("chat:{chat}"),
+        None => format!("event:{event_id}"),
+    }
+}
+
+/// The one object that lists dead events of every chat (written only when an event dies or is
+/// replayed).
+pub const DEAD_INDEX: &str = "index:dead";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use EventType::{ChatAssigned as A, ChatClosed as C, ChatStarted as S};
+
+    const POLICY: Policy = Policy {
+        max_attempts: 3,
+        order_hold_ms: 60_000,
+        retention_ms: 7 * 86_400_000,
+        retry_base_seconds: 5,
+    };
+
+    fn rec(id: &str, event_type: EventType, seq: u64, received_at_ms: u64) -> Record {
+        Record {
+            id: id.into(),
+            event_type,
+            seq,
+            state: State::Pending,
+            attempts: 0,
+            next_at_ms: received_at_ms,
+            received_at_ms,
+            finished_at_ms: None,
+        }
+    }
+
+    fn status(code: u16) -> OriginAnswer {
+        OriginAnswer {
+            status: Some(code),
+            retry_after: None,
+        }
+    }
+
+    #[test]
+    fn started_goes_first_then_assigned_in_arrival_order_then_closed() {
+        let records = vec![
+            rec("c", C, 1, 0),
+            rec("a2", A, 2, 0),
+            rec("a1", A, 3, 0),
+            rec("s", S, 4, 0),
+        ];
+        let order: Vec<&str> = in_order(&records).iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(order, ["s", "a2", "a1", "c"]);
+        assert_eq!(plan(&records, 0, &POLICY).deliver.as_deref(), Some("s"));
+        assert_eq!(view_state(&records, &records[0]), "held");
+        assert_eq!(view_state(&records, &records[3]), "pending");
+    }
+
+    #[test]
+    fn without_chat_started_events_wait_for_the_hold_then_go() {
+        let records = vec![rec("c", C, 1, 1_000), rec("a", A, 2, 5_000)];
+        let p = plan(&records, 2_000, &POLICY);
+        assert_eq!(p.deliver, None);
+        // The hold counts from the chat's first arrival.
+        assert_eq!(p.wake_at_ms, Some(61_000));
+        assert_eq!(
+            plan(&records, 61_000, &POLICY).deliver.as_deref(),
+            Some("a")
+        );
+        let policy = Policy {
+            order_hold_ms: 0,
+            ..POLICY
+        };
+        assert_eq!(plan(&records, 5_000, &policy).deliver.as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn a_late_chat_started_goes_after_the_event_already_being_tried() {
+        let mut records = vec![rec("a", A, 1, 0)];
+        records[0].attempts = 1;
+        records[0].next_at_ms = 70_000;
+        records.push(rec("s", S, 2, 65_000));
+        let p = plan(&records, 66_000, &POLICY);
+        assert_eq!(p.deliver, None);
+        assert_eq!(p.wake_at_ms, Some(70_000));
+        assert_eq!(
+            plan(&records, 70_000, &POLICY).deliver.as_deref(),
+            Some("a")
+        );
+        assert_eq!(view_state(&records, &records[1]), "held");
+        records[0].state = State::Delivered;
+        records[0].finished_at_ms = Some(70_000);
+        assert_eq!(
+            plan(&records, 70_000, &POLICY).deliver.as_deref(),
+            Some("s")
+        );
+    }
+
+    #[test]
+    fn retries_back_off_and_the_last_attempt_kills() {
+        assert_eq!(
+            after_attempt(&status(204), 1, 10_000, &POLICY),
+            Outcome::Delivered
+        );
+        assert_eq!(
+            after_attempt(&status(500), 1, 10_000, &POLICY),
+            Outcome::Retry { next_at_ms: 15_000 }
+        );
+        assert_eq!(
+            after_attempt(&status(500), 2, 10_000, &POLICY),
+            Outcome::Retry { next_at_ms: 20_000 }
+        );
+        let slow = OriginAnswer {
+            status: Some(503),
+            retry_after: Some("120".into()),
+        };
+        assert_eq!(
+            after_attempt(&slow, 1, 10_000, &POLICY),
+            Outcome::Retry {
+                next_at_ms: 130_000
+            }
+        );
+        assert_eq!(after_attempt(&status(500), 3, 0, &POLICY), Outcome::Dead);
+        assert_eq!(
+            after_attempt(&OriginAnswer::default(), 3, 0, &POLICY),
+            Outcome::Dead
+        );
+    }
+
+    #[test]
+    fn a_dead_event_lets_the_chat_go_on() {
+        let mut records = vec![rec("s", S, 1, 0), rec("c", C, 2, 0)];
+        records[0].state = State::Dead;
+        records[0].attempts = 3;
+        records[0].finished_at_ms = Some(100);
+        assert_eq!(plan(&records, 100, &POLICY).deliver.as_deref(), Some("c"));
+    }
+
+    #[test]
+    fn finished_events_are_swept_after_retention_and_pending_ones_never() {
+        let mut records = vec![rec("s", S, 1, 0), rec("a", A, 2, 0), rec("c", C, 3, 0)];
+        records[0].state = State::Delivered;
+        records[0].finished_at_ms = Some(1_000);
+        records[1].state = State::Dead;
+        records[1].finished_at_ms = Some(2_000);
+        records[2].next_at_ms = u64::MAX / 2;
+        let p = plan(&records, 3_000, &POLICY);
+        assert_eq!(p.deliver, None);
+        assert_eq!(p.wake_at_ms, Some(1_000 + POLICY.retention_ms));
+        assert!(swept(&records, 1_000 + POLICY.retention_ms - 1, &POLICY).is_empty());
+        assert_eq!(swept(&records, 1_000 + POLICY.retention_ms, &POLICY), ["s"]);
+        assert_eq!(swept(&records, u64::MAX, &POLICY), ["s", "a"]);
+        let finished = vec![records[0].clone()];
+        assert_eq!(
+            plan(&finished, 3_000, &POLICY).wake_at_ms,
+            Some(1_000 + POLICY.retention_ms)
+        );
+        assert_eq!(
+            plan(&[], 3_000, &POLICY),
+            Plan {
+                deliver: None,
+                wake_at_ms: None
+            }
+        );
+    }
+
+    #[test]
+    fn the_alert_names_the_event_and_nothing_of_the_chat() {
+        let dead = DeadEvent {
+            id: "evt_1".into(),
+            event_type: "chat_closed",
+            chat_id: Some("4242".into()),
+            attempts: 20,
+            last_status: "503".into(),
+        };
+        let v: serde_json::Value = serde_json::from_slice(&alert_body(&dead)).unwrap();
+        let text = v["text"].as_str().unwrap();
+        assert!(!text.contains('\n'));
+        assert!(text.contains("evt_1") && text.contains("chat 4242") && text.contains("503"));
+        assert_eq!(
+            v["event"],
+            serde_json::json!({"id": "evt_1", "type": "chat_closed", "chat_id": "4242", "attempts": 20, "last_status": "503"})
+        );
+        assert_eq!(object_name(Some("4242"), "evt_1"), "chat:4242");
+        assert_eq!(object_name(None, "evt_1"), "event:evt_1");
+        assert_eq!(State::parse("dead"), Some(State::Dead));
+        assert_eq!(State::parse("held"), None);
+        assert_eq!(status_word(&OriginAnswer::default()), "no_answer");
+    }
+
+    /// One chat simulated over time: events arrive at their times, the object wakes when its
+    /// plan says, each attempt fails or succeeds as `fails` says.
+    struct Sim {
+        records: Vec<Record>,
+        /// (event id, attempt at ms, delivered?) in the order they happened.
+        attempts: Vec<(String, u64, bool)>,
+    }
+
+    /// `arrivals`: (type, arrival ms) in arrival order. `fails(id, attempt)` says whether that
+    /// attempt fails.
+    fn simulate(
+        arrivals: &[(EventType, u64)],
+        policy: &Policy,
+        fails: &dyn Fn(usize, u32) -> bool,
+    ) -> Sim {
+        let mut sim = Sim {
+            records: Vec::new(),
+            attempts: Vec::new(),
+        };
+        let mut next_arrival = 0;
+        let mut now = 0u64;
+        for _ in 0..10_000 {
+            while next_arrival < arrivals.len() && arrivals[next_arrival].1 <= now {
+                let (event_type, at) = arrivals[next_arrival];
+                next_arrival += 1;
+                let seq = next_arrival as u64;
+                sim.records
+                    .push(rec(&format!("e{}", next_arrival - 1), event_type, seq, at));
+            }
+            let p = plan(&sim.records, now, policy);
+            if let Some(id) = p.deliver {
+                let index = sim.records.iter().position(|r| r.id == id).unwrap();
+                let attempts = sim.records[index].attempts + 1;
+                let failed = fails(index, attempts);
+                let answer = status(if failed { 500 } else { 204 });
+                sim.attempts.push((id.clone(), now, !failed));
+                let r = &mut sim.records[index];
+                r.attempts = attempts;
+                match after_attempt(&answer, attempts, now, policy) {
+                    Outcome::Delivered => {
+                        r.state = State::Delivered;
+                        r.finished_at_ms = Some(now);
+                    }
+                    Outcome::Dead => {
+                        r.state = State::Dead;
+                        r.finished_at_ms = Some(now);
+                    }
+                    Outcome::Retry { next_at_ms } => r.next_at_ms = next_at_ms,
+                }
+                now += 1;
+                continue;
+            }
+            let arrival = arrivals.get(next_arrival).map(|a| a.1);
+            let wake = p
+                .wake_at_ms
+                .filter(|_| sim.records.iter().any(|r| r.state == State::Pending));
+            match (wake, arrival) {
+                (None, None) => break,
+                (w, a) => now = now.max(w.into_iter().chain(a).min().unwrap_or(now)),
+            }
+        }
+        sim
+    }
+
+    /// A chat's events: one `chat_started`, `n` `chat_assigned`, maybe a `chat_closed`, in a
+    /// shuffled arrival order at increasing times.
+    fn chat_events() -> impl Strategy<Value = Vec<(EventType, u64)>> {
+        (0usize..5, any::<bool>())
+            .prop_flat_map(|(assigned, closed)| {
+                let mut types = vec![S];
+                types.extend(std::iter::repeat_n(A, assigned));
+                if closed {
+                    types.push(C);
+                }
+                let n = types.len();
+                (
+                    Just(types).prop_shuffle(),
+                    proptest::collection::vec(0u64..120_000, n),
+                )
+            })
+            .prop_map(|(types, mut gaps)| {
+                gaps.sort_unstable();
+                types.into_iter().zip(gaps).collect()
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn any_arrival_order_and_failure_pattern_keeps_the_rule(
+            arrivals in chat_events(),
+            fail_bits in proptest::collection::vec(any::<bool>(), 64),
+            hold_s in 0u64..120,
+            max_attempts in 1u32..4,
+        ) {
+            let policy = Policy { max_attempts, order_hold_ms: hold_s * 1000, retry_base_seconds: 1, ..POLICY };
+            let fails = |index: usize, attempt: u32| fail_bits[(index * 7 + attempt as usize) % 64];
+            let sim = simulate(&arrivals, &policy, &fails);
+
+            // Nothing lost: every event ends delivered or dead, delivered at most once.
+            prop_assert_eq!(sim.records.len(), arrivals.len());
+            for r in &sim.records {
+                prop_assert!(r.state != State::Pending, "{} still pending", r.id);
+                let delivered = sim.attempts.iter().filter(|a| a.0 == r.id && a.2).count();
+                prop_assert_eq!(delivered, usize::from(r.state == State::Delivered));
+                prop_assert!(r.attempts <= max_attempts);
+            }
+
+            // One at a time: each event's attempts are one unbroken run that ends with its
+            // delivery or its death; no event is tried again once another one was.
+            let mut runs: Vec<&str> = Vec::new();
+            for (id, _, _) in &sim.attempts {
+                if runs.last() != Some(&id.as_str()) {
+                    prop_assert!(!runs.contains(&id.as_str()), "{} resumed after another", id);
+                    runs.push(id);
+                }
+            }
+            for (i, id) in runs.iter().enumerate().take(runs.len().saturating_sub(1)) {
+                let last = sim.attempts.iter().rfind(|a| a.0 == *id).unwrap();
+                let r = sim.records.iter().find(|r| r.id == *id).unwrap();
+                prop_assert!(last.2 || r.state == State::Dead, "{} left before it finished ({i})", id);
+            }
+            let first_try = |id: &str| sim.attempts.iter().find(|a| a.0 == id).map(|a| a.1);
+            let started = sim.records.iter().find(|r| r.event_type == S).unwrap();
+            let window_end = sim.records.iter().map(|r| r.received_at_ms).min().unwrap() + policy.order_hold_ms;
+            // chat_started first whenever it arrived within the hold.
+            if started.received_at_ms < window_end {
+                prop_assert_eq!(runs[0], started.id.as_str());
+            }
+            for a in &sim.records {
+                let a_at = first_try(&a.id).unwrap();
+                for b in &sim.records {
+                    let b_at = first_try(&b.id).unwrap();
+                    // chat_assigned in arrival order.
+                    if a.event_type == A && b.event_type == A && a.seq < b.seq {
+                        prop_assert!(a_at < b_at, "assigned out of order");
+                    }
+                    // chat_closed after every event that had arrived when it went.
+                    if a.event_type == C && b.id != a.id && b.received_at_ms <= a_at {
+                        prop_assert!(b_at < a_at, "{} arrived before closed went, went after", b.id);
+                    }
+                }
+                // Without chat_started, nothing goes during the hold.
+                if a.event_type != S && started.received_at_ms > a_at {
+                    prop_assert!(a_at >= window_end, "{} went during the hold", a.id);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,756 @@
+//! `ChatOutbox` (SPEC §11): a SQLite-backed Durable Object per chat that is each accepted
+//! event's home until it is delivered. It stores events (`POST /events`), runs the core's
+//! plan from its alarm (deliver the front event, record the attempt, retry or kill it, sweep),
+//! and answers the admin API (`GET /events`, `POST /replay`).
+//!
+//! One object of the same class, named [`DEAD_INDEX`], lists dead events of every chat
+//! (`/index/…`). It is written only when an event dies or is replayed, so an accepted event
+//! costs writes in its own chat's object only.
+//!
+//! Concurrency: SQL calls are synchronous, and the runtime's input gate lets no other request
+//! in while this object runs synchronous code or awaits its own storage, so the insert-if-absent
+//! of `POST /events` is strict: of identical concurrent deliveries exactly one inserts. Its
+//! output gate holds the answer until the write is durable, so 202 means stored.
+
+use percent_encoding::percent_decode_str;
+use serde::{Deserialize, Serialize};
+use worker::js_sys::{self, Uint8Array};
+// `#[durable_object]` derives code that names `wasm_bindgen` at the crate path.
+use worker::wasm_bindgen;
+use worker::wasm_bindgen::JsValue;
+use worker::{
+    durable_object, Date, DurableObject, Env, Method, Request, RequestInit, Response, Result,
+    ScheduledTime, SqlStorage, SqlStorageValue, State, Stub,
+};
+
+use crate::core::event::{Event, EventType};
+use crate::core::log_line::LogLine;
+use crate::core::origin::OriginRequest;
+use crate::core::outbox::{self, DeadEvent, Policy, Record, DEAD_INDEX};
+use crate::core::reply::Reply;
+use crate::core::route;
+use crate::core::settings::Settings;
+use crate::core::times;
+use crate::shell::environment;
+use crate::shell::fetch::log;
+use crate::shell::forward::{forward, send};
+use crate::shell::http::response;
+
+/// Deliveries one alarm run makes before it yields (it sets the next alarm at once).
+const DELIVERIES_PER_ALARM: usize = 25;
+
+/// How long before dead-event notices that failed (index or alert) are tried again.
+const NOTICE_RETRY_MS: u64 = 30_000;
+
+/// How many times an alert is tried before it is given up (it is logged each time).
+const ALERT_TRIES: u32 = 3;
+
+/// A chat's events and their attempts; every object has these tables (the dead index only
+/// uses `dead`, created when first written).
+const SCHEMA: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS events (
+        id TEXT PRIMARY KEY,
+        type TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        chat_id TEXT,
+        state TEXT NOT NULL,
+        body BLOB,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_at INTEGER NOT NULL,
+        received_at INTEGER NOT NULL,
+        finished_at INTEGER,
+        last_status TEXT,
+        indexed INTEGER NOT NULL DEFAULT 0,
+        alerted INTEGER NOT NULL DEFAULT 0,
+        alert_tries INTEGER NOT NULL DEFAULT 0
+    )",
+    "CREATE TABLE IF NOT EXISTS attempts (
+        event_id TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        duration_ms INTEGER NOT NULL
+    )",
+];
+
+const DEAD_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS dead (
+    id TEXT PRIMARY KEY,
+    type TEXT NOT NULL,
+    chat_id TEXT,
+    died_at INTEGER NOT NULL,
+    attempts INTEGER NOT NULL,
+    last_status TEXT NOT NULL
+)";
+
+/// One chat's outbox (or the dead index, by its name).
+#[durable_object(alarm)]
+pub struct ChatOutbox {
+    state: State,
+    env: Env,
+    /// Whether the schema could be created; if not, every store answers 503.
+    ready: bool,
+}
+
+fn now_ms() -> u64 {
+    Date::now().as_millis()
+}
+
+fn int(n: u64) -> SqlStorageValue {
+    SqlStorageValue::Integer(i64::try_from(n).unwrap_or(i64::MAX))
+}
+
+fn text(s: &str) -> SqlStorageValue {
+    s.into()
+}
+
+fn json_reply<T: Serialize>(status: u16, value: &T) -> Result<Response> {
+    Ok(Response::from(response(Reply::json(status, value))?))
+}
+
+fn status_reply(status: u16, word: &str, id: &str) -> Result<Response> {
+    Ok(Response::from(response(Reply::delivery(status, word, id))?))
+}
+
+/// A query parameter of a request from the worker (which percent-encodes every value). Read
+/// without `Request::url`, whose URL parser would add much to the wasm.
+fn query(url: &str, key: &str) -> Option<String> {
+    let (_, query) = route::path_and_query(url);
+    query.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=')?;
+        (k == key).then(|| percent_decode_str(v).decode_utf8_lossy().into_owned())
+    })
+}
+
+/// An `events` row without its body.
+#[derive(Debug, Deserialize)]
+struct Row {
+    id: String,
+    #[serde(rename = "type")]
+    event_type: String,
+    seq: u64,
+    chat_id: Option<String>,
+    state: String,
+    attempts: u32,
+    next_at: u64,
+    received_at: u64,
+    finished_at: Option<u64>,
+    last_status: Option<String>,
+    body_bytes: Option<u64>,
+}
+
+const ROW_COLUMNS: &str = "id, type, seq, chat_id, state, attempts, next_at, received_at, \
+                           finished_at, last_status, length(body) AS body_bytes";
+
+impl Row {
+    fn record(&self) -> Option<Record> {
+        Some(Record {
+            id: self.id.clone(),
+            event_type: EventType::ALL
+                .into_iter()
+                .find(|t| t.as_str() == self.event_type)?,
+            seq: self.seq,
+            state: outbox::State::parse(&self.state)?,
+            attempts: self.attempts,
+            next_at_ms: self.next_at,
+            received_at_ms: self.received_at,
+            finished_at_ms: self.finished_at,
+        })
+    }
+}
+
+/// A dead event as the index lists it.
+#[derive(Debug, Serialize, Deserialize)]
+struct DeadEntry {
+    id: String,
+    #[serde(rename = "type")]
+    event_type: String,
+    chat_id: Option<String>,
+    died_at: u64,
+    attempts: u32,
+    last_status: String,
+}
+
+impl DurableObject for ChatOutbox {
+    fn new(state: State, env: Env) -> Self {
+        let sql = state.storage().sql();
+        let ready = SCHEMA.iter().all(|ddl| sql.exec(ddl, None).is_ok());
+        ChatOutbox { state, env, ready }
+    }
+
+    async fn fetch(&self, mut req: Request) -> Result<Response> {
+        let url = req.inner().url();
+        let path = route::path_and_query(&url).0.to_string();
+        let query = |key| query(&url, key);
+        let method = req.method();
+        if !self.ready {
+            return Ok(Response::from(response(
+                crate::core::error::EdgeError::StorageUnavailable.reply(),
+            )?));
+        }
+        match (method, path.as_str()) {
+            (Method::Post, "/events") => {
+                let body = req.bytes().await?;
+                self.store(body, query("chat")).await
+            }
+            (Method::Get, "/events") => self.view(),
+            (Method::Post, "/replay") => self.replay(&query("id").unwrap_or_default()).await,
+            (Method::Post, "/index/dead") => {
+                let entry: DeadEntry = req.json().await?;
+                self.index_put(&entry)
+            }
+            (Method::Post, "/index/undead") => self.index_remove(&query("id").unwrap_or_default()),
+            (Method::Get, "/index/dead") => self.index_list(query("id")),
+            _ => Ok(Response::from(response(
+                crate::core::error::EdgeError::NotFound.reply(),
+            )?)),
+        }
+    }
+
+    async fn alarm(&self) -> Result<Response> {
+        let loaded = environment::settings(&self.env);
+        let settings = match loaded.as_ref() {
+            Ok(settings) => settings,
+            Err(problems) => {
+                let mut line = LogLine::new("outbox");
+                line.outcome = "misconfigured";
+                line.problems.clone_from(problems);
+                log(line.line(now_ms(), now_ms()));
+                self.wake_at(now_ms() + 60_000).await?;
+                return Response::empty();
+            }
+        };
+        let policy = Policy::from_settings(settings);
+        for _ in 0..DELIVERIES_PER_ALARM {
+            let records = self.records()?;
+            let Some(id) = outbox::plan(&records, now_ms(), &policy).deliver else {
+                break;
+            };
+            self.attempt(settings, &policy, &id).await?;
+        }
+        let notices_left = self.announce(settings).await?;
+        let now = now_ms();
+        self.sweep(now, &policy)?;
+        let wake = outbox::plan(&self.records()?, now, &policy).wake_at_ms;
+        let wake = match (wake, notices_left) {
+            (wake, true) => {
+                Some(wake.map_or(now + NOTICE_RETRY_MS, |w| w.min(now + NOTICE_RETRY_MS)))
+            }
+            (wake, false) => wake,
+        };
+        if let Some(at) = wake {
+            self.wake_at(at).await?;
+        }
+        Response::empty()
+    }
+}
+
+impl ChatOutbox {
+    fn sql(&self) -> SqlStorage {
+        self.state.storage().sql()
+    }
+
+    fn rows(&self, filter: &str, bindings: Vec<SqlStorageValue>) -> Result<Vec<Row>> {
+        self.sql()
+            .exec(
+                &format!("SELECT {ROW_COLUMNS} FROM events {filter}"),
+                bindings,
+            )?
+            .to_array()
+    }
+
+    fn records(&self) -> Result<Vec<Record>> {
+        Ok(self
+            .rows("", Vec::new())?
+            .iter()
+            .filter_map(Row::record)
+            .collect())
+    }
+
+    /// Sets the alarm to `at_ms` (unix ms).
+    async fn wake_at(&self, at_ms: u64) -> Result<()> {
+        let date = js_sys::Date::new(&JsValue::from_f64(at_ms as f64));
+        self.state
+            .storage()
+            .set_alarm(ScheduledTime::new(date))
+            .await
+    }
+
+    /// Makes sure the alarm fires by the plan's time: moved earlier only, so a stored event
+    /// costs no alarm write while one is already due sooner.
+    async fn schedule(&self) -> Result<()> {
+        let loaded = environment::settings(&self.env);
+        let now = now_ms();
+        let want = match loaded.as_ref() {
+            Ok(settings) => {
+                outbox::plan(&self.records()?, now, &Policy::from_settings(settings)).wake_at_ms
+            }
+            // Wake now: the alarm logs the problem and retries.
+            Err(_) => Some(now),
+        };
+        let Some(want) = want else {
+            return Ok(());
+        };
+        let current = self.state.storage().get_alarm().await?;
+        if current.is_none_or(|at| u64::try_from(at).unwrap_or(0) > want) {
+            self.wake_at(want).await?;
+        }
+        Ok(())
+    }
+
+    /// `POST /events?chat=<chat id>`: stores the event unless its id is here already.
+    async fn store(&self, body: Vec<u8>, chat_id: Option<String>) -> Result<Response> {
+        let Some(event) = Event::from_body(body) else {
+            return Ok(Response::from(response(
+                crate::core::error::EdgeError::NotFound.reply(),
+            )?));
+        };
+        let now = now_ms();
+        let inserted = self
+            .sql()
+            .exec(
+                "INSERT INTO events (id, type, seq, chat_id, state, body, next_at, received_at)
+                 SELECT ?, ?, coalesce(max(seq), 0) + 1, ?, 'pending', ?, ?, ? FROM events WHERE true
+                 ON CONFLICT (id) DO NOTHING RETURNING seq",
+                vec![
+                    text(&event.id),
+                    text(event.event_type.as_str()),
+                    chat_id.as_deref().map(text).unwrap_or(SqlStorageValue::Null),
+                    event.body.into(),
+                    int(now),
+                    int(now),
+                ],
+            )
+            .and_then(|cursor| cursor.to_array::<serde_json::Value>());
+        match inserted {
+            Ok(rows) if rows.is_empty() => status_reply(200, "duplicate", &event.id),
+            Ok(_) => {
+                // The event is stored; a failed alarm write is retried by the next store or
+                // alarm, so the answer stays 202.
+                let _ = self.schedule().await;
+                status_reply(202, "queued", &event.id)
+            }
+            Err(_) => Ok(Response::from(response(
+                crate::core::error::EdgeError::StorageUnavailable.reply(),
+            )?)),
+        }
+    }
+
+    /// One attempt at the front event, recorded, and its next state applied.
+    async fn attempt(&self, settings: &Settings, policy: &Policy, id: &str) -> Result<()> {
+        let sql = self.sql();
+        let cursor = sql.exec(
+            "SELECT body, attempts, chat_id FROM events WHERE id = ? AND state = 'pending'",
+            vec![text(id)],
+        )?;
+        let Some(row) = cursor.raw().next().transpose()? else {
+            return Ok(());
+        };
+        let body = match row.first() {
+            Some(SqlStorageValue::Blob(bytes)) => bytes.clone(),
+            _ => Vec::new(),
+        };
+        let previous = match row.get(1) {
+            Some(SqlStorageValue::Integer(n)) => u32::try_from(*n).unwrap_or(0),
+            Some(SqlStorageValue::Float(n)) => *n as u32,
+            _ => 0,
+        };
+        let chat_id = match row.get(2) {
+            Some(SqlStorageValue::String(chat)) => Some(chat.clone()),
+            _ => None,
+        };
+        let attempts = previous.saturating_add(1);
+        let started = now_ms();
+        let answer = match Event::from_body(body) {
+            Some(event) => forward(settings, &event).await,
+            None => Default::default(),
+        };
+        let ended = now_ms();
+        let status = outbox::status_word(&answer);
+        sql.exec(
+            "INSERT INTO attempts (event_id, at, status, duration_ms) VALUES (?, ?, ?, ?)",
+            vec![
+                text(id),
+                int(started),
+                text(&status),
+                int(ended.saturating_sub(started)),
+            ],
+        )?;
+        let outcome = outbox::after_attempt(&answer, attempts, ended, policy);
+        let mut line = LogLine::new("outbox");
+        line.id = Some(id.to_string());
+        line.chat_id.clone_from(&chat_id);
+        line.attempt = Some(attempts);
+        line.origin_status = answer.status;
+        match outcome {
+            outbox::Outcome::Delivered => {
+                line.outcome = "delivered";
+                // The chat is personal data: gone the moment the origin has it.
+                sql.exec(
+                    "UPDATE events SET state = 'delivered', body = NULL, attempts = ?,
+                     finished_at = ?, last_status = ? WHERE id = ?",
+                    vec![int(attempts.into()), int(ended), text(&status), text(id)],
+                )?;
+            }
+            outbox::Outcome::Retry { next_at_ms } => {
+                line.outcome = "retry";
+                line.retry_in_s =
+                    Some(u32::try_from(next_at_ms.saturating_sub(ended) / 1000).unwrap_or(0));
+                sql.exec(
+                    "UPDATE events SET attempts = ?, next_at = ?, last_status = ? WHERE id = ?",
+                    vec![
+                        int(attempts.into()),
+                        int(next_at_ms),
+                        text(&status),
+                        text(id),
+                    ],
+                )?;
+            }
+            outbox::Outcome::Dead => {
+                line.outcome = "dead";
+                sql.exec(
+                    "UPDATE events SET state = 'dead', attempts = ?, finished_at = ?,
+                     last_status = ?, indexed = 0, alerted = 0, alert_tries = 0 WHERE id = ?",
+                    vec![int(attempts.into()), int(ended), text(&status), text(id)],
+                )?;
+            }
+        }
+        log(line.line(started, ended));
+        Ok(())
+    }
+
+    /// Tells the dead index and `ALERT_URL` about events that died; `true` when a notice is
+    /// still owed (to be tried again soon).
+    async fn announce(&self, settings: &Settings) -> Result<bool> {
+        let alerting = settings.alert_url.is_some();
+        let dead = self.rows(
+            "WHERE state = 'dead' AND (indexed = 0 OR (? AND alerted = 0 AND alert_tries < ?))",
+            vec![SqlStorageValue::Boolean(alerting), int(ALERT_TRIES.into())],
+        )?;
+        let mut owed = false;
+        for row in dead {
+            let entry = DeadEntry {
+                id: row.id.clone(),
+                event_type: row.event_type.clone(),
+                chat_id: row.chat_id.clone(),
+                died_at: row.finished_at.unwrap_or_default(),
+                attempts: row.attempts,
+                last_status: row.last_status.clone().unwrap_or_default(),
+            };
+            let indexed = self.index_call(&entry).await;
+            if indexed {
+                self.sql().exec(
+                    "UPDATE events SET indexed = 1 WHERE id = ? AND state = 'dead'",
+                    vec![text(&row.id)],
+                )?;
+            }
+            owed |= !indexed;
+            if let Some(alert_url) = &settings.alert_url {
+                let Some(event_type) = row.record().map(|r| r.event_type.as_str()) else {
+                    continue;
+                };
+                let body = outbox::alert_body(&DeadEvent {
+                    id: entry.id.clone(),
+                    event_type,
+                    chat_id: entry.chat_id.clone(),
+                    attempts: entry.attempts,
+                    last_status: entry.last_status.clone(),
+                });
+                let mut headers = vec![("content-type", "application/json".to_string())];
+                if let Some(auth) = &alert_url.authorization {
+                    headers.push(("authorization", auth.clone()));
+                }
+                let request = OriginRequest {
+                    url: &alert_url.url,
+                    headers,
+                    body: body.into(),
+                };
+                let answer = send(&request, settings.origin_timeout_ms).await;
+                let mut line = LogLine::new("alert");
+                line.id = Some(entry.id.clone());
+                line.chat_id.clone_from(&entry.chat_id);
+                line.origin_status = answer.status;
+                line.outcome = if answer.accepted() {
+                    "alerted"
+                } else {
+                    "alert_failed"
+                };
+                log(line.line(now_ms(), now_ms()));
+                self.sql().exec(
+                    "UPDATE events SET alerted = ?, alert_tries = alert_tries + 1 WHERE id = ?",
+                    vec![SqlStorageValue::Boolean(answer.accepted()), text(&row.id)],
+                )?;
+                owed |= !answer.accepted() && row_alert_tries(&self.sql(), &row.id) < ALERT_TRIES;
+            }
+        }
+        Ok(owed)
+    }
+
+    /// Adds a dead event to the index; `true` when the index took it.
+    async fn index_call(&self, entry: &DeadEntry) -> bool {
+        let Ok(body) = serde_json::to_vec(entry) else {
+            return false;
+        };
+        match call(
+            &self.env,
+            DEAD_INDEX,
+            Method::Post,
+            "/index/dead",
+            Some(body),
+        )
+        .await
+        {
+            Ok((status, _)) => (200..300).contains(&status),
+            Err(_) => false,
+        }
+    }
+
+    /// Deletes finished events (and their attempts) whose retention has passed, and in the
+    /// index, entries as old.
+    fn sweep(&self, now: u64, policy: &Policy) -> Result<()> {
+        let records = self.records()?;
+        for id in outbox::swept(&records, now, policy) {
+            self.sql()
+                .exec("DELETE FROM attempts WHERE event_id = ?", vec![text(id)])?;
+            self.sql()
+                .exec("DELETE FROM events WHERE id = ?", vec![text(id)])?;
+        }
+        Ok(())
+    }
+
+    /// `GET /events`: the chat's events in order, with their attempts (admin view).
+    fn view(&self) -> Result<Response> {
+        #[derive(Serialize)]
+        struct AttemptView {
+            at: String,
+            status: String,
+            duration_ms: u64,
+        }
+        #[derive(Serialize)]
+        struct EventView {
+            id: String,
+            #[serde(rename = "type")]
+            event_type: String,
+            state: &'static str,
+            attempts: u32,
+            received_at: String,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            next_attempt_at: Option<String>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            finished_at: Option<String>,
+            last_status: Option<String>,
+            /// Bytes of the clean event still stored (none once delivered).
+            stored_bytes: u64,
+            attempt_log: Vec<AttemptView>,
+        }
+        #[derive(Serialize)]
+        struct ChatView {
+            chat_id: Option<String>,
+            events: Vec<EventView>,
+        }
+        #[derive(Deserialize)]
+        struct AttemptRow {
+            event_id: String,
+            at: u64,
+            status: String,
+            duration_ms: u64,
+        }
+        let rows = self.rows("", Vec::new())?;
+        if rows.is_empty() {
+            return Ok(Response::from(response(
+                crate::core::error::EdgeError::NotFound.reply(),
+            )?));
+        }
+        let attempts: Vec<AttemptRow> = self
+            .sql()
+            .exec(
+                "SELECT event_id, at, status, duration_ms FROM attempts ORDER BY at, rowid",
+                None,
+            )?
+            .to_array()?;
+        let records: Vec<Record> = rows.iter().filter_map(Row::record).collect();
+        let events = outbox::in_order(&records)
+            .into_iter()
+            .filter_map(|record| {
+                let row = rows.iter().find(|r| r.id == record.id)?;
+                let pending = record.state == outbox::State::Pending;
+                Some(EventView {
+                    id: row.id.clone(),
+                    event_type: row.event_type.clone(),
+                    state: outbox::view_state(&records, record),
+                    attempts: row.attempts,
+                    received_at: times::format_millis(row.received_at),
+                    next_attempt_at: pending.then(|| times::format_millis(row.next_at)),
+                    finished_at: row.finished_at.map(times::format_millis),
+                    last_status: row.last_status.clone(),
+                    stored_bytes: row.body_bytes.unwrap_or(0),
+                    attempt_log: attempts
+                        .iter()
+                        .filter(|a| a.event_id == row.id)
+                        .map(|a| AttemptView {
+                            at: times::format_millis(a.at),
+                            status: a.status.clone(),
+                            duration_ms: a.duration_ms,
+                        })
+                        .collect(),
+                })
+            })
+            .collect();
+        json_reply(
+            200,
+            &ChatView {
+                chat_id: rows.iter().find_map(|r| r.chat_id.clone()),
+                events,
+            },
+        )
+    }
+
+    /// `POST /replay?id=`: a dead event back to pending, its attempts from zero.
+    async fn replay(&self, id: &str) -> Result<Response> {
+        let now = now_ms();
+        let changed = self
+            .sql()
+            .exec(
+                "UPDATE events SET state = 'pending', attempts = 0, next_at = ?, finished_at = NULL
+                 WHERE id = ? AND state = 'dead' AND body IS NOT NULL RETURNING id",
+                vec![int(now), text(id)],
+            )?
+            .to_array::<serde_json::Value>()?;
+        if changed.is_empty() {
+            return Ok(Response::from(response(
+                crate::core::error::EdgeError::NotFound.reply(),
+            )?));
+        }
+        let _ = self.schedule().await;
+        status_reply(200, "pending", id)
+    }
+
+    fn dead_table(&self) -> Result<SqlStorage> {
+        let sql = self.sql();
+        sql.exec(DEAD_SCHEMA, None)?;
+        Ok(sql)
+    }
+
+    /// `POST /index/dead`: records (or refreshes) a dead event in the index, and sweeps
+    /// entries older than the retention.
+    fn index_put(&self, entry: &DeadEntry) -> Result<Response> {
+        let sql = self.dead_table()?;
+        sql.exec(
+            "INSERT INTO dead (id, type, chat_id, died_at, attempts, last_status)
+             VALUES (?, ?, ?, ?, ?, ?)
+             ON CONFLICT (id) DO UPDATE SET died_at = excluded.died_at,
+               attempts = excluded.attempts, last_status = excluded.last_status",
+            vec![
+                text(&entry.id),
+                text(&entry.event_type),
+                entry
+                    .chat_id
+                    .as_deref()
+                    .map(text)
+                    .unwrap_or(SqlStorageValue::Null),
+                int(entry.died_at),
+                int(entry.attempts.into()),
+                text(&entry.last_status),
+            ],
+        )?;
+        if let Ok(settings) = environment::settings(&self.env).as_ref() {
+            let cutoff = now_ms().saturating_sub(Policy::from_settings(settings).retention_ms);
+            sql.exec("DELETE FROM dead WHERE died_at < ?", vec![int(cutoff)])?;
+        }
+        status_reply(200, "indexed", &entry.id)
+    }
+
+    /// `POST /index/undead?id=`: the event was replayed.
+    fn index_remove(&self, id: &str) -> Result<Response> {
+        self.dead_table()?
+            .exec("DELETE FROM dead WHERE id = ?", vec![text(id)])?;
+        status_reply(200, "removed", id)
+    }
+
+    /// `GET /index/dead`: every dead event, newest first; `?id=` one of them, or 404.
+    fn index_list(&self, id: Option<String>) -> Result<Response> {
+        let sql = self.dead_table()?;
+        let columns = "id, type, chat_id, died_at, attempts, last_status";
+        let entries: Vec<DeadEntry> = match &id {
+            Some(id) => sql
+                .exec(
+                    &format!("SELECT {columns} FROM dead WHERE id = ?"),
+                    vec![text(id)],
+                )?
+                .to_array()?,
+            None => sql
+                .exec(
+                    &format!("SELECT {columns} FROM dead ORDER BY died_at DESC, id"),
+                    None,
+                )?
+                .to_array()?,
+        };
+        if id.is_some() && entries.is_empty() {
+            return Ok(Response::from(response(
+                crate::core::error::EdgeError::NotFound.reply(),
+            )?));
+        }
+        #[derive(Serialize)]
+        struct DeadView {
+            id: String,
+            #[serde(rename = "type")]
+            event_type: String,
+            chat_id: Option<String>,
+            died_at: String,
+            attempts: u32,
+            last_status: String,
+        }
+        let dead: Vec<DeadView> = entries
+            .into_iter()
+            .map(|e| DeadView {
+                id: e.id,
+                event_type: e.event_type,
+                chat_id: e.chat_id,
+                died_at: times::format_millis(e.died_at),
+                attempts: e.attempts,
+                last_status: e.last_status,
+            })
+            .collect();
+        json_reply(200, &serde_json::json!({ "dead": dead }))
+    }
+}
+
+fn row_alert_tries(sql: &SqlStorage, id: &str) -> u32 {
+    #[derive(Deserialize)]
+    struct Tries {
+        alert_tries: u32,
+    }
+    sql.exec(
+        "SELECT alert_tries FROM events WHERE id = ?",
+        vec![text(id)],
+    )
+    .and_then(|c| c.to_array::<Tries>())
+    .ok()
+    .and_then(|rows| rows.first().map(|r| r.alert_tries))
+    .unwrap_or(ALERT_TRIES)
+}
+
+/// The outbox object named `name`.
+pub fn stub(env: &Env, name: &str) -> Result<Stub> {
+    let namespace = env.durable_object("OUTBOX")?;
+    let id = namespace.id_from_name(name)?;
+    id.get_stub()
+}
+
+/// Calls the object named `name`: its status and body.
+pub async fn call(
+    env: &Env,
+    name: &str,
+    method: Method,
+    path_and_query: &str,
+    body: Option<Vec<u8>>,
+) -> Result<(u16, Vec<u8>)> {
+    let stub = stub(env, name)?;
+    let mut init = RequestInit::new();
+    init.with_method(method);
+    if let Some(body) = body {
+        init.with_body(Some(Uint8Array::from(body.as_slice()).into()));
+    }
+    let request = Request::new_with_init(&format!("https://outbox{path_and_query}"), &init)?;
+    let mut answer = stub.fetch_with_request(request).await?;
+    let status = answer.status_code();
+    Ok((status, answer.bytes().await?))
+}
