@@ -90,7 +90,8 @@ export const WASM_WORKER = {
 
 /**
  * The built worker in Miniflare with `bindings`; `logs` collects its stdout lines.
- * `options.worker` adds per-worker options (queues, KV); `options.workers` adds other workers.
+ * `options.worker` adds per-worker options (queues, KV, Durable Objects); `options.workers` adds
+ * other workers; `options.shared` adds Miniflare's shared options (`durableObjectsPersist`).
  */
 export async function startEdge(bindings, options = {}) {
   const logs = [];
@@ -102,6 +103,7 @@ export async function startEdge(bindings, options = {}) {
   };
   const mf = new Miniflare({
     ...(options.listen ? { host: "127.0.0.1", port: 0 } : {}),
+    ...options.shared,
     workers: [edgeWorker, ...(options.workers ?? [])],
     handleRuntimeStdio(stdout, stderr) {
       for (const stream of [stdout, stderr]) {

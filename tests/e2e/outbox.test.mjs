@@ -69,4 +69,210 @@ describe("outbox", () => {
     const again = await e.deliver("chat_started", chat);
     assert.deepEqual([again.status, again.json.status], [200, "duplicate"]);
   });
+
+  test("16 identical deliveries at the same moment give exactly one event at the origin", async () => {
+    const e = await outboxEdge();
+    const chat = chatOf(1002);
+    const answers = await Promise.all(Array.from({ length: 16 }, () => e.deliver("chat_started", chat)));
+    const statuses = answers.map((a) => `${a.status} ${a.json?.status}`).sort();
+    assert.deepEqual(statuses, ["200 duplicate", ...Array(14).fill("200 duplicate"), "202 queued"].sort());
+    await eventually(() => taken(e.route).length === 1, 5000, "delivery");
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(attemptsAt(e.route).length, 1);
+  });
+
+  test("events arriving closed, assigned, started reach the origin as started, assigned, closed", async () => {
+    const e = await outboxEdge();
+    const chat = (n) => chatOf(1003, n);
+    for (const [type, n] of [["chat_closed", 3], ["chat_assigned", 2], ["chat_started", 1]]) {
+      assert.equal((await e.deliver(type, chat(n))).status, 202);
+    }
+    const got = await eventually(() => taken(e.route).length === 3 && taken(e.route), 5000, "three deliveries");
+    assert.deepEqual(got.map((g) => g.type), ["chat_started", "chat_assigned", "chat_closed"]);
+  });
+
+  test("a chat's later events wait while its first event is retried, and keep their order", async () => {
+    const e = await outboxEdge();
+    let failures = 2;
+    origin.respond = (r) => (r.url === e.route && JSON.parse(r.body).type === "chat_started" && failures-- > 0 ? { status: 503 } : { status: 204 });
+    try {
+      await e.deliver("chat_started", chatOf(1004, 1));
+      await e.deliver("chat_assigned", chatOf(1004, 2));
+      await e.deliver("chat_assigned", chatOf(1004, 3));
+      await e.deliver("chat_closed", chatOf(1004, 4));
+      const got = await eventually(() => taken(e.route).length === 4 && taken(e.route), 15000, "four deliveries");
+      assert.deepEqual(got.map((g) => `${g.type}:${g.chat.operator.id}`), ["chat_started:1", "chat_assigned:2", "chat_assigned:3", "chat_closed:4"]);
+      // Nothing else was tried before chat_started was taken.
+      const tried = attemptsAt(e.route).map((r) => JSON.parse(r.body).type);
+      assert.deepEqual(tried.slice(0, 3), ["chat_started", "chat_started", "chat_started"]);
+      // Each retry is signed afresh: same webhook-id, a new timestamp each time.
+      const started = attemptsAt(e.route).filter((r) => JSON.parse(r.body).type === "chat_started");
+      assert.equal(new Set(started.map((r) => r.headers["webhook-id"])).size, 1);
+      for (const r of started) new Webhook(SIGNING_SECRET).verify(r.body, r.headers);
+      assert.ok(Number(started[2].headers["webhook-timestamp"]) > Number(started[0].headers["webhook-timestamp"]));
+    } finally {
+      origin.respond = () => ({ status: 204 });
+    }
+  });
+
+  test("a lone chat_closed waits ORDER_HOLD_SECONDS for its chat_started, then goes", async () => {
+    const e = await outboxEdge({ ORDER_HOLD_SECONDS: "1" });
+    const sent = Date.now();
+    await e.deliver("chat_closed", chatOf(1005));
+    await new Promise((r) => setTimeout(r, 600));
+    assert.equal(taken(e.route).length, 0, "went before the hold");
+    const view = await e.send("/admin/chats/1005", bearer());
+    assert.equal(view.json.events[0].state, "pending");
+    await eventually(() => taken(e.route).length === 1, 5000, "the hold to end");
+    assert.ok(Date.now() - sent >= 1000);
+  });
+
+  test("a chat whose origin keeps failing does not delay another chat", async () => {
+    const e = await outboxEdge({ ORDER_HOLD_SECONDS: "0" });
+    origin.respond = (r) => (r.url === e.route && JSON.parse(r.body).chat.id === 1006 ? { status: 500 } : { status: 204 });
+    try {
+      await e.deliver("chat_started", chatOf(1006));
+      await eventually(() => attemptsAt(e.route).length >= 1, 5000, "the failing attempt");
+      const sent = Date.now();
+      await e.deliver("chat_started", chatOf(1007, 1));
+      await e.deliver("chat_closed", chatOf(1007, 2));
+      await eventually(() => taken(e.route).filter((g) => g.chat.id === 1007).length === 2, 5000, "the other chat");
+      assert.ok(Date.now() - sent < 3000, "the other chat waited");
+      const view = await e.send("/admin/chats/1006", bearer());
+      assert.equal(view.json.events[0].state, "pending");
+      assert.ok(view.json.events[0].attempts >= 1);
+    } finally {
+      origin.respond = () => ({ status: 204 });
+    }
+  });
+
+  test("an event dies after MAX_ATTEMPTS, is listed, announced once, and replayed with the same webhook-id", async () => {
+    const alerts = "/alerts" + path;
+    const e = await outboxEdge({ MAX_ATTEMPTS: "2", ALERT_URL: `${origin.url}${alerts}` });
+    let down = true;
+    origin.respond = (r) => (r.url === e.route && down && JSON.parse(r.body).type === "chat_started" ? { status: 503 } : { status: 204 });
+    try {
+      const chat = chatOf(1008);
+      const id = eventId("chat_started", chat);
+      await e.deliver("chat_started", chat);
+      await e.deliver("chat_closed", chatOf(1008, 2));
+      // The dead event does not block the chat: chat_closed goes once it is dead.
+      const dead = await eventually(async () => {
+        const r = await e.send("/admin/dead", bearer());
+        return r.json?.dead?.length === 1 && r.json.dead[0];
+      }, 10000, "the event to die");
+      assert.deepEqual(
+        { id: dead.id, type: dead.type, chat_id: dead.chat_id, attempts: dead.attempts, last_status: dead.last_status },
+        { id, type: "chat_started", chat_id: "1008", attempts: 2, last_status: "503" },
+      );
+      assert.ok(Date.parse(dead.died_at) > 0);
+      const view = await e.send("/admin/chats/1008", bearer());
+      assert.equal(view.json.events.find((v) => v.id === id).state, "dead");
+      assert.equal(view.json.events.find((v) => v.id === id).attempt_log.length, 2);
+      assert.ok(view.json.events.find((v) => v.id === id).stored_bytes > 0, "a dead event keeps its clean event");
+      // Announced once, with no chat content.
+      await eventually(() => origin.received.some((r) => r.url === alerts), 5000, "the alert");
+      await new Promise((r) => setTimeout(r, 1500));
+      const posted = origin.received.filter((r) => r.url === alerts);
+      assert.equal(posted.length, 1);
+      const alert = JSON.parse(posted[0].body);
+      assert.deepEqual(alert.event, { id, type: "chat_started", chat_id: "1008", attempts: 2, last_status: "503" });
+      assert.match(alert.text, /chat_started .*dead/);
+      assert.doesNotMatch(posted[0].body, /Анна|anna|203\.0\.113/);
+
+      await eventually(() => taken(e.route).length === 1, 10000, "chat_closed after the death");
+      assert.equal(taken(e.route)[0].type, "chat_closed");
+      down = false;
+      const replay = await e.send(`/admin/events/${id}/replay`, { method: "POST", ...bearer() });
+      assert.equal(replay.status, 200);
+      assert.deepEqual(replay.json, { status: "pending", id });
+      const got = await eventually(() => taken(e.route).length === 2 && taken(e.route), 5000, "the replayed event");
+      assert.equal(got[1].webhookId, id);
+      const after = await e.send("/admin/dead", bearer());
+      assert.deepEqual(after.json.dead, []);
+      const again = await e.send(`/admin/events/${id}/replay`, { method: "POST", ...bearer() });
+      assert.equal(again.status, 404);
+      assert.equal(again.json.error.code, "not_found");
+      const unknown = await e.send(`/admin/events/evt_00000000000000000000000000000000/replay`, { method: "POST", ...bearer() });
+      assert.equal(unknown.status, 404);
+    } finally {
+      origin.respond = () => ({ status: 204 });
+    }
+  });
+
+  test("a delivered event's chat is deleted from storage at once; its id and attempts stay", async () => {
+    const e = await outboxEdge({ ORDER_HOLD_SECONDS: "600" });
+    await e.deliver("chat_started", chatOf(1009, 1));
+    await e.deliver("chat_closed", chatOf(1009, 2));
+    await eventually(() => taken(e.route).length === 2, 5000, "deliveries");
+    // A chat_assigned of another chat is held (no chat_started within the long hold).
+    await e.deliver("chat_assigned", chatOf(1010, 1));
+    await e.deliver("chat_closed", chatOf(1010, 2));
+    const view = (await e.send("/admin/chats/1009", bearer())).json;
+    assert.deepEqual(view.events.map((v) => [v.type, v.state, v.stored_bytes, v.attempts, v.attempt_log.length]), [
+      ["chat_started", "delivered", 0, 1, 1],
+      ["chat_closed", "delivered", 0, 1, 1],
+    ]);
+    assert.equal(view.chat_id, "1009");
+    const held = (await e.send("/admin/chats/1010", bearer())).json;
+    assert.deepEqual(held.events.map((v) => [v.type, v.state]), [["chat_assigned", "pending"], ["chat_closed", "held"]]);
+    assert.ok(held.events.every((v) => v.stored_bytes > 0));
+    assert.equal((await e.send("/admin/chats/no-such-chat", bearer())).status, 404);
+  });
 });
+
+describe("admin API access", () => {
+  test("401 without the token or with a wrong one, on every route", async () => {
+    const e = await outboxEdge();
+    for (const [method, path] of [["GET", "/admin/dead"], ["GET", "/admin/chats/1"], ["POST", "/admin/events/evt_1/replay"]]) {
+      for (const headers of [{}, { authorization: "Bearer wrong" }, { authorization: `Basic ${TOKEN}` }, { authorization: `Bearer ${TOKEN}x` }]) {
+        const r = await e.send(path, { method, headers });
+        assert.equal(r.status, 401, `${method} ${path} ${JSON.stringify(headers)}`);
+        assert.equal(r.json.error.code, "unauthorized");
+      }
+    }
+  });
+
+  test("404 when ADMIN_TOKEN is unset; 501 outbox_not_configured without OUTBOX", async () => {
+    const noToken = await outboxEdge({ ADMIN_TOKEN: "" });
+    const r = await noToken.send("/admin/dead", bearer());
+    assert.deepEqual([r.status, r.json.error.code], [404, "not_found"]);
+    const noOutbox = await startEdge({ WEBIM_PRIVATE_KEYS: KEY, ORIGIN_URL: `${origin.url}/none`, ADMIN_TOKEN: TOKEN });
+    edges.push(noOutbox);
+    const r2 = await noOutbox.send("/admin/dead", bearer());
+    assert.deepEqual([r2.status, r2.json.error.code], [501, "outbox_not_configured"]);
+    const r3 = await noOutbox.send("/admin/dead", bearer("wrong"));
+    assert.equal(r3.status, 401);
+  });
+});
+
+describe("outbox across a restart", () => {
+  test("pending events survive the worker's restart and are each delivered once", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "webim-edge-outbox-"));
+    const route = `/restart${++path}`;
+    const bindings = { WEBIM_PRIVATE_KEYS: KEY, ORIGIN_URL: `${origin.url}${route}`, RETRY_BASE_SECONDS: "1", ORDER_HOLD_SECONDS: "1", ADMIN_TOKEN: TOKEN };
+    const worker = OUTBOX;
+    const shared = { durableObjectsPersist: dir };
+    origin.respond = (r) => (r.url === route ? { status: 503 } : { status: 204 });
+    try {
+      const first = await startEdge(bindings, { worker, shared });
+      const sent = [[1011, "chat_started", 1], [1011, "chat_closed", 2], [1012, "chat_started", 1], [1013, "chat_assigned", 1]];
+      for (const [chatId, type, n] of sent) assert.equal((await first.deliver(type, chatOf(chatId, n))).status, 202);
+      await eventually(() => attemptsAt(route).length >= 2, 5000, "failing attempts");
+      await first.dispose();
+      origin.respond = () => ({ status: 204 });
+      const second = await startEdge(bindings, { worker, shared });
+      edges.push(second);
+      const want = sent.map(([chatId, type, n]) => eventId(type, chatOf(chatId, n))).sort();
+      await eventually(() => new Set(taken(route).map((g) => g.id)).size === want.length, 20000, "every pending event");
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.deepEqual(taken(route).map((g) => g.id).sort(), want);
+      const chat = taken(route).filter((g) => g.chat.id === 1011).map((g) => g.type);
+      assert.deepEqual(chat, ["chat_started", "chat_closed"]);
+    } finally {
+      origin.respond = () => ({ status: 204 });
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
