@@ -276,3 +276,81 @@ describe("outbox across a restart", () => {
   });
 });
 
+
+describe("outbox under a burst", () => {
+  test("500 events over 100 chats, each sent out of order, origin failing a third: none lost, none twice, every chat in order", async () => {
+    const e = await outboxEdge();
+    const CHATS = 100;
+    // A seeded generator, so a failure can be replayed.
+    let seed = 20261129;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    // A third of the requests fail at random, but no event more than four times in a row:
+    // six failures in a row would alone wait 1+2+4+8+16+32 s of backoff.
+    const streak = new Map();
+    origin.respond = (r) => {
+      if (r.url !== e.route) return { status: 204 };
+      const id = r.headers["webhook-id"];
+      const fail = random() < 1 / 3 && (streak.get(id) ?? 0) < 4;
+      streak.set(id, fail ? (streak.get(id) ?? 0) + 1 : 0);
+      return { status: fail ? 503 : 204 };
+    };
+    const events = (chatId) => [
+      ["chat_started", chatOf(chatId, 0)],
+      ["chat_assigned", chatOf(chatId, 1)],
+      ["chat_assigned", chatOf(chatId, 2)],
+      ["chat_assigned", chatOf(chatId, 3)],
+      ["chat_closed", chatOf(chatId, 4)],
+    ];
+    const assignedOrder = new Map();
+    const started = Date.now();
+    try {
+      // Each chat's events go in a shuffled order with chat_started last (so that all of them
+      // are stored before the chat can start); the chats go at once.
+      await Promise.all(
+        Array.from({ length: CHATS }, async (_, i) => {
+          const chatId = 5000 + i;
+          const [first, ...rest] = events(chatId);
+          for (let k = rest.length - 1; k > 0; k--) {
+            const j = Math.floor(random() * (k + 1));
+            [rest[k], rest[j]] = [rest[j], rest[k]];
+          }
+          assignedOrder.set(chatId, rest.filter(([type]) => type === "chat_assigned").map(([, chat]) => JSON.parse(chat).operator.id));
+          for (const [type, chat] of [...rest, first]) {
+            const res = await e.deliver(type, chat);
+            assert.equal(res.status, 202, `${type} of ${chatId}: ${res.text}`);
+          }
+        }),
+      );
+      const sentMs = Date.now() - started;
+      await eventually(() => new Set(taken(e.route).map((g) => g.id)).size === CHATS * 5, 60000, "every event").catch(async (error) => {
+        const counts = {};
+        for (let i = 0; i < CHATS; i++) {
+          const n = taken(e.route).filter((g) => g.chat.id === 5000 + i).length;
+          counts[n] = (counts[n] ?? 0) + 1;
+        }
+        const stuck = Array.from({ length: CHATS }, (_, i) => 5000 + i).find((c) => taken(e.route).filter((g) => g.chat.id === c).length < 5);
+        console.log("# delivered per chat -> chats:", JSON.stringify(counts), "attempts", attemptsAt(e.route).length);
+        console.log("# stuck chat", stuck, (await e.send(`/admin/chats/${stuck}`, bearer())).text);
+        throw error;
+      });
+      const doneMs = Date.now() - started;
+      await new Promise((r) => setTimeout(r, 1000));
+      const got = taken(e.route);
+      const ids = got.map((g) => g.id);
+      const lost = CHATS * 5 - new Set(ids).size;
+      const duplicated = ids.length - new Set(ids).size;
+      const attempts = attemptsAt(e.route).length;
+      console.log(`# burst: ${CHATS * 5} events over ${CHATS} chats sent in ${sentMs} ms, all delivered after ${doneMs} ms; ${attempts} attempts (${attempts - CHATS * 5} failed), ${lost} lost, ${duplicated} duplicated`);
+      assert.equal(lost, 0);
+      assert.equal(duplicated, 0);
+      for (let i = 0; i < CHATS; i++) {
+        const chatId = 5000 + i;
+        const order = got.filter((g) => g.chat.id === chatId).map((g) => `${g.type}:${g.chat.operator.id}`);
+        const want = ["chat_started:0", ...assignedOrder.get(chatId).map((n) => `chat_assigned:${n}`), "chat_closed:4"];
+        assert.deepEqual(order, want, `chat ${chatId}`);
+      }
+    } finally {
+      origin.respond = () => ({ status: 204 });
+    }
+  });
+});
