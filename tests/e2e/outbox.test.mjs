@@ -2,10 +2,12 @@
 // Miniflare with its ChatOutbox Durable Objects (SQLite), in front of a real local origin that
 // can be told to fail.
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { promisify } from "node:util";
 import { Webhook } from "standardwebhooks";
 import { KEY, SIGNING_SECRET, eventId, eventually, sampleChat, startEdge, startOrigin } from "./harness.mjs";
 
@@ -352,5 +354,59 @@ describe("outbox under a burst", () => {
     } finally {
       origin.respond = () => ({ status: 204 });
     }
+  });
+});
+
+describe("npm run admin against a served worker", () => {
+  let e;
+  const run = promisify(execFile);
+  const admin = (token, ...args) =>
+    run(process.execPath, ["scripts/admin.mjs", ...args, "--url", e.url], { env: { ...process.env, ADMIN_TOKEN: token } }).then(
+      (r) => ({ code: 0, ...r }),
+      (err) => ({ code: err.code, stdout: err.stdout, stderr: err.stderr }),
+    );
+  before(async () => {
+    const route = `/cli${++path}`;
+    e = await startEdge(
+      { WEBIM_PRIVATE_KEYS: KEY, ORIGIN_URL: `${origin.url}${route}`, ADMIN_TOKEN: TOKEN, MAX_ATTEMPTS: "1" },
+      { worker: OUTBOX, listen: true },
+    );
+    edges.push(e);
+    origin.respond = (r) => (r.url === route && JSON.parse(r.body).type === "chat_assigned" ? { status: 500 } : { status: 204 });
+    await e.deliver("chat_started", chatOf(4242, 1));
+    await e.deliver("chat_assigned", chatOf(4242, 2));
+    await eventually(async () => (await e.send("/admin/dead", bearer())).json.dead.length === 1, 5000, "a dead event");
+  });
+  after(() => {
+    origin.respond = () => ({ status: 204 });
+  });
+
+  test("chat and dead print tables; replay puts the event back", async () => {
+    const chat = await admin(TOKEN, "chat", "4242");
+    assert.equal(chat.code, 0, chat.stderr);
+    assert.match(chat.stdout, /^chat 4242: 2 event\(s\)/);
+    assert.match(chat.stdout, /state\s+type\s+event id/);
+    assert.match(chat.stdout, /delivered\s+chat_started/);
+    assert.match(chat.stdout, /dead\s+chat_assigned/);
+    const dead = await admin(TOKEN, "dead");
+    const id = eventId("chat_assigned", chatOf(4242, 2));
+    assert.match(dead.stdout, new RegExp(`${id}\\s+chat_assigned\\s+4242\\s+1\\s+500`));
+    origin.respond = () => ({ status: 204 });
+    const replay = await admin(TOKEN, "replay", id);
+    assert.equal(replay.code, 0, replay.stderr);
+    assert.match(replay.stdout, new RegExp(`${id} is pending again`));
+    assert.match((await admin(TOKEN, "dead")).stdout, /no dead events/);
+  });
+
+  test("a wrong token or an unknown id is a clear error", async () => {
+    const refused = await admin("wrong", "dead");
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /^401 unauthorized: the token was refused/);
+    const unknown = await admin(TOKEN, "replay", "evt_nope");
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /^404 not_found: no dead event has the id evt_nope/);
+    const usage = await admin(TOKEN, "frobnicate");
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /usage: npm run admin/);
   });
 });
