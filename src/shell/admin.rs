@@ -2,7 +2,6 @@
 //! index for `/admin/dead` and replays, the chat's own object for `/admin/chats/{id}`.
 
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
-use serde::Deserialize;
 use worker::{web_sys, Env, Method};
 
 use crate::core::admin;
@@ -47,26 +46,16 @@ pub async fn handle(
 /// Finds the dead event's chat in the index, puts the event back to pending there, and takes
 /// it off the index.
 async fn replay(env: &Env, event_id: &str) -> Result<Reply, EdgeError> {
-    #[derive(Deserialize)]
-    struct Entry {
-        chat_id: Option<String>,
-    }
-    #[derive(Deserialize)]
-    struct Listed {
-        dead: Vec<Entry>,
-    }
     let id = utf8_percent_encode(event_id, NON_ALPHANUMERIC).to_string();
     let found = ask(
         env,
         DEAD_INDEX,
         Method::Get,
-        &format!("/index/dead?id={id}"),
+        &format!("/index/chat?id={id}"),
     )
     .await?;
-    let listed: Listed =
-        serde_json::from_slice(&found.body).map_err(|_| EdgeError::StorageUnavailable)?;
-    let entry = listed.dead.into_iter().next().ok_or(EdgeError::NotFound)?;
-    let object = object_name(entry.chat_id.as_deref(), event_id);
+    let chat_id = String::from_utf8(found.body).map_err(|_| EdgeError::StorageUnavailable)?;
+    let object = object_name(Some(chat_id.as_str()).filter(|c| !c.is_empty()), event_id);
     let replayed = ask(env, &object, Method::Post, &format!("/replay?id={id}")).await;
     // Replayed, or not dead there any more: either way the index entry is stale now.
     if matches!(replayed, Ok(_) | Err(EdgeError::NotFound)) {

@@ -12,14 +12,14 @@
 //! of `POST /events` is strict: of identical concurrent deliveries exactly one inserts. Its
 //! output gate holds the answer until the write is durable, so 202 means stored.
 
-use percent_encoding::percent_decode_str;
-use serde::{Deserialize, Serialize};
+use percent_encoding::{percent_decode_str, utf8_percent_encode, NON_ALPHANUMERIC};
+use serde::Serialize;
 use worker::js_sys::{self, Uint8Array};
 // `#[durable_object]` derives code that names `wasm_bindgen` at the crate path.
 use worker::wasm_bindgen;
 use worker::wasm_bindgen::JsValue;
 use worker::{
-    durable_object, Date, DurableObject, Env, Method, Request, RequestInit, Response, Result,
+    durable_object, web_sys, Date, DurableObject, Env, Method, Request, Response, Result,
     ScheduledTime, SqlStorage, SqlStorageValue, State, Stub,
 };
 
@@ -120,11 +120,45 @@ fn query(url: &str, key: &str) -> Option<String> {
     })
 }
 
+/// One row as the cursor's raw values. Rows are read this way rather than through serde, whose
+/// JS deserializer would add a good part of the wasm for a handful of columns.
+struct Cells(Vec<SqlStorageValue>);
+
+impl Cells {
+    fn number(&self, i: usize) -> Option<u64> {
+        match self.0.get(i)? {
+            SqlStorageValue::Integer(n) => u64::try_from(*n).ok(),
+            SqlStorageValue::Float(n) if *n >= 0.0 => Some(*n as u64),
+            _ => None,
+        }
+    }
+
+    fn text(&self, i: usize) -> Option<String> {
+        match self.0.get(i)? {
+            SqlStorageValue::String(s) => Some(s.clone()),
+            _ => None,
+        }
+    }
+
+    fn count(&self, i: usize) -> u32 {
+        self.number(i)
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(0)
+    }
+}
+
+/// Every row of a query, as raw values.
+fn select(sql: &SqlStorage, query: &str, bindings: Vec<SqlStorageValue>) -> Result<Vec<Cells>> {
+    sql.exec(query, bindings)?
+        .raw()
+        .map(|row| row.map(Cells))
+        .collect()
+}
+
 /// An `events` row without its body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 struct Row {
     id: String,
-    #[serde(rename = "type")]
     event_type: String,
     seq: u64,
     chat_id: Option<String>,
@@ -141,6 +175,23 @@ const ROW_COLUMNS: &str = "id, type, seq, chat_id, state, attempts, next_at, rec
                            finished_at, last_status, length(body) AS body_bytes";
 
 impl Row {
+    /// Reads the columns of [`ROW_COLUMNS`], in that order.
+    fn from_cells(c: &Cells) -> Option<Row> {
+        Some(Row {
+            id: c.text(0)?,
+            event_type: c.text(1)?,
+            seq: c.number(2)?,
+            chat_id: c.text(3),
+            state: c.text(4)?,
+            attempts: c.count(5),
+            next_at: c.number(6)?,
+            received_at: c.number(7)?,
+            finished_at: c.number(8),
+            last_status: c.text(9),
+            body_bytes: c.number(10),
+        })
+    }
+
     fn record(&self) -> Option<Record> {
         Some(Record {
             id: self.id.clone(),
@@ -158,10 +209,9 @@ impl Row {
 }
 
 /// A dead event as the index lists it.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug)]
 struct DeadEntry {
     id: String,
-    #[serde(rename = "type")]
     event_type: String,
     chat_id: Option<String>,
     died_at: u64,
@@ -194,9 +244,17 @@ impl DurableObject for ChatOutbox {
             (Method::Get, "/events") => self.view(),
             (Method::Post, "/replay") => self.replay(&query("id").unwrap_or_default()).await,
             (Method::Post, "/index/dead") => {
-                let entry: DeadEntry = req.json().await?;
+                let entry = DeadEntry {
+                    id: query("id").unwrap_or_default(),
+                    event_type: query("type").unwrap_or_default(),
+                    chat_id: query("chat"),
+                    died_at: query("died_at").and_then(|n| n.parse().ok()).unwrap_or(0),
+                    attempts: query("attempts").and_then(|n| n.parse().ok()).unwrap_or(0),
+                    last_status: query("last_status").unwrap_or_default(),
+                };
                 self.index_put(&entry)
             }
+            (Method::Get, "/index/chat") => self.index_chat(&query("id").unwrap_or_default()),
             (Method::Post, "/index/undead") => self.index_remove(&query("id").unwrap_or_default()),
             (Method::Get, "/index/dead") => self.index_list(query("id")),
             _ => Ok(Response::from(response(
@@ -249,12 +307,14 @@ impl ChatOutbox {
     }
 
     fn rows(&self, filter: &str, bindings: Vec<SqlStorageValue>) -> Result<Vec<Row>> {
-        self.sql()
-            .exec(
-                &format!("SELECT {ROW_COLUMNS} FROM events {filter}"),
-                bindings,
-            )?
-            .to_array()
+        Ok(select(
+            &self.sql(),
+            &format!("SELECT {ROW_COLUMNS} FROM events {filter}"),
+            bindings,
+        )?
+        .iter()
+        .filter_map(Row::from_cells)
+        .collect())
     }
 
     fn records(&self) -> Result<Vec<Record>> {
@@ -319,9 +379,9 @@ impl ChatOutbox {
                     int(now),
                 ],
             )
-            .and_then(|cursor| cursor.to_array::<serde_json::Value>());
+            .map(|cursor| cursor.raw().next().is_some());
         match inserted {
-            Ok(rows) if rows.is_empty() => status_reply(200, "duplicate", &event.id),
+            Ok(false) => status_reply(200, "duplicate", &event.id),
             Ok(_) => {
                 // The event is stored; a failed alarm write is retried by the next store or
                 // alarm, so the answer stays 202.
@@ -486,18 +546,20 @@ impl ChatOutbox {
 
     /// Adds a dead event to the index; `true` when the index took it.
     async fn index_call(&self, entry: &DeadEntry) -> bool {
-        let Ok(body) = serde_json::to_vec(entry) else {
-            return false;
-        };
-        match call(
-            &self.env,
-            DEAD_INDEX,
-            Method::Post,
-            "/index/dead",
-            Some(body),
-        )
-        .await
-        {
+        let enc = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
+        let mut path = format!(
+            "/index/dead?id={}&type={}&died_at={}&attempts={}&last_status={}",
+            enc(&entry.id),
+            enc(&entry.event_type),
+            entry.died_at,
+            entry.attempts,
+            enc(&entry.last_status)
+        );
+        if let Some(chat) = &entry.chat_id {
+            path.push_str("&chat=");
+            path.push_str(&enc(chat));
+        }
+        match call(&self.env, DEAD_INDEX, Method::Post, &path, None).await {
             Ok((status, _)) => (200..300).contains(&status),
             Err(_) => false,
         }
@@ -546,7 +608,6 @@ impl ChatOutbox {
             chat_id: Option<String>,
             events: Vec<EventView>,
         }
-        #[derive(Deserialize)]
         struct AttemptRow {
             event_id: String,
             at: u64,
@@ -559,13 +620,21 @@ impl ChatOutbox {
                 crate::core::error::EdgeError::NotFound.reply(),
             )?));
         }
-        let attempts: Vec<AttemptRow> = self
-            .sql()
-            .exec(
-                "SELECT event_id, at, status, duration_ms FROM attempts ORDER BY at, rowid",
-                None,
-            )?
-            .to_array()?;
+        let attempts: Vec<AttemptRow> = select(
+            &self.sql(),
+            "SELECT event_id, at, status, duration_ms FROM attempts ORDER BY at, rowid",
+            Vec::new(),
+        )?
+        .iter()
+        .filter_map(|c| {
+            Some(AttemptRow {
+                event_id: c.text(0)?,
+                at: c.number(1)?,
+                status: c.text(2)?,
+                duration_ms: c.number(3).unwrap_or(0),
+            })
+        })
+        .collect();
         let records: Vec<Record> = rows.iter().filter_map(Row::record).collect();
         let events = outbox::in_order(&records)
             .into_iter()
@@ -613,8 +682,10 @@ impl ChatOutbox {
                  WHERE id = ? AND state = 'dead' AND body IS NOT NULL RETURNING id",
                 vec![int(now), text(id)],
             )?
-            .to_array::<serde_json::Value>()?;
-        if changed.is_empty() {
+            .raw()
+            .next()
+            .is_some();
+        if !changed {
             return Ok(Response::from(response(
                 crate::core::error::EdgeError::NotFound.reply(),
             )?));
@@ -658,6 +729,22 @@ impl ChatOutbox {
         status_reply(200, "indexed", &entry.id)
     }
 
+    /// `GET /index/chat?id=`: the chat id of a listed dead event as plain text (empty for an
+    /// event without one), or 404.
+    fn index_chat(&self, id: &str) -> Result<Response> {
+        let rows = select(
+            &self.dead_table()?,
+            "SELECT chat_id FROM dead WHERE id = ?",
+            vec![text(id)],
+        )?;
+        match rows.first() {
+            Some(row) => Response::ok(row.text(0).unwrap_or_default()),
+            None => Ok(Response::from(response(
+                crate::core::error::EdgeError::NotFound.reply(),
+            )?)),
+        }
+    }
+
     /// `POST /index/undead?id=`: the event was replayed.
     fn index_remove(&self, id: &str) -> Result<Response> {
         self.dead_table()?
@@ -669,20 +756,27 @@ impl ChatOutbox {
     fn index_list(&self, id: Option<String>) -> Result<Response> {
         let sql = self.dead_table()?;
         let columns = "id, type, chat_id, died_at, attempts, last_status";
-        let entries: Vec<DeadEntry> = match &id {
-            Some(id) => sql
-                .exec(
-                    &format!("SELECT {columns} FROM dead WHERE id = ?"),
-                    vec![text(id)],
-                )?
-                .to_array()?,
-            None => sql
-                .exec(
-                    &format!("SELECT {columns} FROM dead ORDER BY died_at DESC, id"),
-                    None,
-                )?
-                .to_array()?,
+        let (filter, bindings) = match &id {
+            Some(id) => ("WHERE id = ?", vec![text(id)]),
+            None => ("ORDER BY died_at DESC, id", Vec::new()),
         };
+        let entries: Vec<DeadEntry> = select(
+            &sql,
+            &format!("SELECT {columns} FROM dead {filter}"),
+            bindings,
+        )?
+        .iter()
+        .filter_map(|c| {
+            Some(DeadEntry {
+                id: c.text(0)?,
+                event_type: c.text(1)?,
+                chat_id: c.text(2),
+                died_at: c.number(3)?,
+                attempts: c.count(4),
+                last_status: c.text(5).unwrap_or_default(),
+            })
+        })
+        .collect();
         if id.is_some() && entries.is_empty() {
             return Ok(Response::from(response(
                 crate::core::error::EdgeError::NotFound.reply(),
@@ -709,22 +803,22 @@ impl ChatOutbox {
                 last_status: e.last_status,
             })
             .collect();
-        json_reply(200, &serde_json::json!({ "dead": dead }))
+        #[derive(Serialize)]
+        struct DeadList {
+            dead: Vec<DeadView>,
+        }
+        json_reply(200, &DeadList { dead })
     }
 }
 
 fn row_alert_tries(sql: &SqlStorage, id: &str) -> u32 {
-    #[derive(Deserialize)]
-    struct Tries {
-        alert_tries: u32,
-    }
-    sql.exec(
+    select(
+        sql,
         "SELECT alert_tries FROM events WHERE id = ?",
         vec![text(id)],
     )
-    .and_then(|c| c.to_array::<Tries>())
     .ok()
-    .and_then(|rows| rows.first().map(|r| r.alert_tries))
+    .and_then(|rows| rows.first().map(|c| c.count(0)))
     .unwrap_or(ALERT_TRIES)
 }
 
@@ -744,12 +838,16 @@ pub async fn call(
     body: Option<Vec<u8>>,
 ) -> Result<(u16, Vec<u8>)> {
     let stub = stub(env, name)?;
-    let mut init = RequestInit::new();
-    init.with_method(method);
+    // web_sys' RequestInit: worker's own serializes its `cf` options through serde, which
+    // would add that machinery to the wasm for nothing.
+    let init = web_sys::RequestInit::new();
+    init.set_method(method.as_ref());
     if let Some(body) = body {
-        init.with_body(Some(Uint8Array::from(body.as_slice()).into()));
+        init.set_body(&Uint8Array::from(body.as_slice()));
     }
-    let request = Request::new_with_init(&format!("https://outbox{path_and_query}"), &init)?;
+    let request =
+        web_sys::Request::new_with_str_and_init(&format!("https://outbox{path_and_query}"), &init)?;
+    let request = Request::from(request);
     let mut answer = stub.fetch_with_request(request).await?;
     let status = answer.status_code();
     Ok((status, answer.bytes().await?))
