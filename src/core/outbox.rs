@@ -14,8 +14,9 @@
 //!   `chat_started` that comes later goes after whatever has already been tried.
 //! - A failed attempt waits its backoff (SPEC §7); after `MAX_ATTEMPTS` attempts the event is
 //!   dead, and the chat's later events go on.
-//! - A delivered or dead event is kept `OUTBOX_RETENTION_DAYS` from that moment, then swept.
-//!   A pending event is never swept: `MAX_ATTEMPTS` ends it.
+//! - A delivered or dead event is kept `OUTBOX_RETENTION_DAYS` from that moment (up to an hour
+//!   more, so that one wake-up sweeps a chat's events together), then swept. A pending event
+//!   is never swept: `MAX_ATTEMPTS` ends it.
 
 use serde::Serialize;
 
@@ -152,13 +153,18 @@ pub struct Plan {
     pub wake_at_ms: Option<u64>,
 }
 
-/// When the oldest finished event is due to be swept.
+/// How much later than its retention a finished event may be swept, so that one wake-up
+/// sweeps every event of a chat that finished within the same hour (rather than one alarm per
+/// event).
+pub const SWEEP_BATCH_MS: u64 = 3_600_000;
+
+/// When the object wakes to sweep: an hour after the oldest finished event's retention ends.
 pub fn next_sweep_at(records: &[Record], policy: &Policy) -> Option<u64> {
     records
         .iter()
         .filter_map(|r| r.finished_at_ms)
         .min()
-        .map(|at| at.saturating_add(policy.retention_ms))
+        .map(|at| at.saturating_add(policy.retention_ms + SWEEP_BATCH_MS))
 }
 
 /// The decision for one chat at `now_ms`.
@@ -451,15 +457,15 @@ mod tests {
         records[2].next_at_ms = u64::MAX / 2;
         let p = plan(&records, 3_000, &POLICY);
         assert_eq!(p.deliver, None);
-        assert_eq!(p.wake_at_ms, Some(1_000 + POLICY.retention_ms));
+        let sweep_at = 1_000 + POLICY.retention_ms + SWEEP_BATCH_MS;
+        assert_eq!(p.wake_at_ms, Some(sweep_at));
+        // That wake-up sweeps both finished events.
+        assert_eq!(swept(&records, sweep_at, &POLICY), ["s", "a"]);
         assert!(swept(&records, 1_000 + POLICY.retention_ms - 1, &POLICY).is_empty());
         assert_eq!(swept(&records, 1_000 + POLICY.retention_ms, &POLICY), ["s"]);
         assert_eq!(swept(&records, u64::MAX, &POLICY), ["s", "a"]);
         let finished = vec![records[0].clone()];
-        assert_eq!(
-            plan(&finished, 3_000, &POLICY).wake_at_ms,
-            Some(1_000 + POLICY.retention_ms)
-        );
+        assert_eq!(plan(&finished, 3_000, &POLICY).wake_at_ms, Some(sweep_at));
         assert_eq!(
             plan(&[], 3_000, &POLICY),
             Plan {

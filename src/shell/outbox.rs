@@ -12,6 +12,8 @@
 //! of `POST /events` is strict: of identical concurrent deliveries exactly one inserts. Its
 //! output gate holds the answer until the write is durable, so 202 means stored.
 
+use std::cell::Cell;
+
 use percent_encoding::{percent_decode_str, utf8_percent_encode, NON_ALPHANUMERIC};
 use serde::Serialize;
 use worker::js_sys::{self, Uint8Array};
@@ -45,8 +47,8 @@ const NOTICE_RETRY_MS: u64 = 30_000;
 /// How many times an alert is tried before it is given up (it is logged each time).
 const ALERT_TRIES: u32 = 3;
 
-/// A chat's events and their attempts; every object has these tables (the dead index only
-/// uses `dead`, created when first written).
+/// A chat's events and their attempts, created by the chat's first event (the dead index has
+/// only `dead`, created when first written).
 const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS events (
         id TEXT PRIMARY KEY,
@@ -86,8 +88,9 @@ const DEAD_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS dead (
 pub struct ChatOutbox {
     state: State,
     env: Env,
-    /// Whether the schema could be created; if not, every store answers 503.
-    ready: bool,
+    /// Whether this instance has created the tables (they are created on the first write, and
+    /// dropped with everything else once the chat's last row is swept).
+    tables_ready: Cell<bool>,
 }
 
 fn now_ms() -> u64 {
@@ -221,9 +224,11 @@ struct DeadEntry {
 
 impl DurableObject for ChatOutbox {
     fn new(state: State, env: Env) -> Self {
-        let sql = state.storage().sql();
-        let ready = SCHEMA.iter().all(|ddl| sql.exec(ddl, None).is_ok());
-        ChatOutbox { state, env, ready }
+        ChatOutbox {
+            state,
+            env,
+            tables_ready: Cell::new(false),
+        }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -231,11 +236,6 @@ impl DurableObject for ChatOutbox {
         let path = route::path_and_query(&url).0.to_string();
         let query = |key| query(&url, key);
         let method = req.method();
-        if !self.ready {
-            return Ok(Response::from(response(
-                crate::core::error::EdgeError::StorageUnavailable.reply(),
-            )?));
-        }
         match (method, path.as_str()) {
             (Method::Post, "/events") => {
                 let body = req.bytes().await?;
@@ -276,6 +276,9 @@ impl DurableObject for ChatOutbox {
                 return Response::empty();
             }
         };
+        if !self.has_events()? {
+            return Response::empty();
+        }
         let policy = Policy::from_settings(settings);
         for _ in 0..DELIVERIES_PER_ALARM {
             let records = self.records()?;
@@ -287,7 +290,14 @@ impl DurableObject for ChatOutbox {
         let notices_left = self.announce(settings).await?;
         let now = now_ms();
         self.sweep(now, &policy)?;
-        let wake = outbox::plan(&self.records()?, now, &policy).wake_at_ms;
+        let records = self.records()?;
+        if records.is_empty() {
+            // Every row is swept: drop the object's storage, metadata and alarm included.
+            self.state.storage().delete_all().await?;
+            self.tables_ready.set(false);
+            return Response::empty();
+        }
+        let wake = outbox::plan(&records, now, &policy).wake_at_ms;
         let wake = match (wake, notices_left) {
             (wake, true) => {
                 Some(wake.map_or(now + NOTICE_RETRY_MS, |w| w.min(now + NOTICE_RETRY_MS)))
@@ -304,6 +314,33 @@ impl DurableObject for ChatOutbox {
 impl ChatOutbox {
     fn sql(&self) -> SqlStorage {
         self.state.storage().sql()
+    }
+
+    /// The chat tables, created if this object has none yet.
+    fn tables(&self) -> Result<SqlStorage> {
+        let sql = self.sql();
+        if !self.tables_ready.get() {
+            for ddl in SCHEMA {
+                sql.exec(ddl, None)?;
+            }
+            self.tables_ready.set(true);
+        }
+        Ok(sql)
+    }
+
+    /// Whether this object holds any chat rows at all (without creating the tables, so that
+    /// reading an unknown chat writes nothing).
+    fn has_events(&self) -> Result<bool> {
+        if self.tables_ready.get() {
+            return Ok(true);
+        }
+        let found = select(
+            &self.sql(),
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'events'",
+            Vec::new(),
+        )?;
+        self.tables_ready.set(!found.is_empty());
+        Ok(!found.is_empty())
     }
 
     fn rows(&self, filter: &str, bindings: Vec<SqlStorageValue>) -> Result<Vec<Row>> {
@@ -365,8 +402,9 @@ impl ChatOutbox {
         };
         let now = now_ms();
         let inserted = self
-            .sql()
-            .exec(
+            .tables()
+            .and_then(|sql| {
+                sql.exec(
                 "INSERT INTO events (id, type, seq, chat_id, state, body, next_at, received_at)
                  SELECT ?, ?, coalesce(max(seq), 0) + 1, ?, 'pending', ?, ?, ? FROM events WHERE true
                  ON CONFLICT (id) DO NOTHING RETURNING seq",
@@ -379,6 +417,7 @@ impl ChatOutbox {
                     int(now),
                 ],
             )
+            })
             .map(|cursor| cursor.raw().next().is_some());
         match inserted {
             Ok(false) => status_reply(200, "duplicate", &event.id),
@@ -614,6 +653,11 @@ impl ChatOutbox {
             status: String,
             duration_ms: u64,
         }
+        if !self.has_events()? {
+            return Ok(Response::from(response(
+                crate::core::error::EdgeError::NotFound.reply(),
+            )?));
+        }
         let rows = self.rows("", Vec::new())?;
         if rows.is_empty() {
             return Ok(Response::from(response(
@@ -675,6 +719,11 @@ impl ChatOutbox {
     /// `POST /replay?id=`: a dead event back to pending, its attempts from zero.
     async fn replay(&self, id: &str) -> Result<Response> {
         let now = now_ms();
+        if !self.has_events()? {
+            return Ok(Response::from(response(
+                crate::core::error::EdgeError::NotFound.reply(),
+            )?));
+        }
         let changed = self
             .sql()
             .exec(
