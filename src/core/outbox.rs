@@ -306,6 +306,24 @@ pub fn status_word(answer: &OriginAnswer) -> String {
         .map_or_else(|| "no_answer".to_string(), |s| s.to_string())
 }
 
+/// One attempt as appended to its event's stored log: `at_ms,status,duration_ms;`.
+pub fn attempt_entry(at_ms: u64, status: &str, duration_ms: u64) -> String {
+    format!("{at_ms},{status},{duration_ms};")
+}
+
+/// The attempts of a stored log, oldest first: (at ms, status, duration ms).
+pub fn attempts_in(log: &str) -> Vec<(u64, &str, u64)> {
+    log.split_terminator(';')
+        .filter_map(|entry| {
+            let mut parts = entry.splitn(3, ',');
+            let at = parts.next()?.parse().ok()?;
+            let status = parts.next()?;
+            let duration = parts.next()?.parse().ok()?;
+            Some((at, status, duration))
+        })
+        .collect()
+}
+
 /// The Durable Object that holds a chat's events: `chat:<chat id>`, or `event:<event id>` for
 /// an event whose chat has no id.
 pub fn object_name(chat_id: Option<&str>, event_id: &str) -> String {
@@ -497,6 +515,25 @@ mod tests {
         assert_eq!(State::parse("dead"), Some(State::Dead));
         assert_eq!(State::parse("held"), None);
         assert_eq!(status_word(&OriginAnswer::default()), "no_answer");
+    }
+
+    #[test]
+    fn attempts_are_logged_in_one_text_column() {
+        let log = [
+            attempt_entry(1_000, "503", 12),
+            attempt_entry(6_000, "no_answer", 10_000),
+            attempt_entry(16_000, "204", 7),
+        ]
+        .concat();
+        assert_eq!(
+            attempts_in(&log),
+            vec![
+                (1_000, "503", 12),
+                (6_000, "no_answer", 10_000),
+                (16_000, "204", 7)
+            ]
+        );
+        assert!(attempts_in("").is_empty());
     }
 
     /// One chat simulated over time: events arrive at their times, the object wakes when its

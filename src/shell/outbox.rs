@@ -47,11 +47,13 @@ const NOTICE_RETRY_MS: u64 = 30_000;
 /// How many times an alert is tried before it is given up (it is logged each time).
 const ALERT_TRIES: u32 = 3;
 
-/// A chat's events and their attempts, created by the chat's first event (the dead index has
-/// only `dead`, created when first written).
-const SCHEMA: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS events (
-        id TEXT PRIMARY KEY,
+/// A chat's events, created by the chat's first event (the dead index has only `dead`, created
+/// when first written). Keyed by the event id without a rowid, so that a row is one b-tree
+/// entry; each attempt is appended to the event's own `attempt_log` (see
+/// [`outbox::attempt_entry`]) in the same UPDATE that applies its outcome, so an attempt costs
+/// one row written.
+const SCHEMA: &[&str] = &["CREATE TABLE IF NOT EXISTS events (
+        id TEXT PRIMARY KEY NOT NULL,
         type TEXT NOT NULL,
         seq INTEGER NOT NULL,
         chat_id TEXT,
@@ -64,15 +66,9 @@ const SCHEMA: &[&str] = &[
         last_status TEXT,
         indexed INTEGER NOT NULL DEFAULT 0,
         alerted INTEGER NOT NULL DEFAULT 0,
-        alert_tries INTEGER NOT NULL DEFAULT 0
-    )",
-    "CREATE TABLE IF NOT EXISTS attempts (
-        event_id TEXT NOT NULL,
-        at INTEGER NOT NULL,
-        status TEXT NOT NULL,
-        duration_ms INTEGER NOT NULL
-    )",
-];
+        alert_tries INTEGER NOT NULL DEFAULT 0,
+        attempt_log TEXT NOT NULL DEFAULT ''
+    ) WITHOUT ROWID"];
 
 const DEAD_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS dead (
     id TEXT PRIMARY KEY,
@@ -464,15 +460,7 @@ impl ChatOutbox {
         };
         let ended = now_ms();
         let status = outbox::status_word(&answer);
-        sql.exec(
-            "INSERT INTO attempts (event_id, at, status, duration_ms) VALUES (?, ?, ?, ?)",
-            vec![
-                text(id),
-                int(started),
-                text(&status),
-                int(ended.saturating_sub(started)),
-            ],
-        )?;
+        let entry = outbox::attempt_entry(started, &status, ended.saturating_sub(started));
         let outcome = outbox::after_attempt(&answer, attempts, ended, policy);
         let mut line = LogLine::new("outbox");
         line.id = Some(id.to_string());
@@ -485,8 +473,15 @@ impl ChatOutbox {
                 // The chat is personal data: gone the moment the origin has it.
                 sql.exec(
                     "UPDATE events SET state = 'delivered', body = NULL, attempts = ?,
-                     finished_at = ?, last_status = ? WHERE id = ?",
-                    vec![int(attempts.into()), int(ended), text(&status), text(id)],
+                     finished_at = ?, last_status = ?, attempt_log = attempt_log || ?
+                     WHERE id = ?",
+                    vec![
+                        int(attempts.into()),
+                        int(ended),
+                        text(&status),
+                        text(&entry),
+                        text(id),
+                    ],
                 )?;
             }
             outbox::Outcome::Retry { next_at_ms } => {
@@ -494,11 +489,13 @@ impl ChatOutbox {
                 line.retry_in_s =
                     Some(u32::try_from(next_at_ms.saturating_sub(ended) / 1000).unwrap_or(0));
                 sql.exec(
-                    "UPDATE events SET attempts = ?, next_at = ?, last_status = ? WHERE id = ?",
+                    "UPDATE events SET attempts = ?, next_at = ?, last_status = ?,
+                     attempt_log = attempt_log || ? WHERE id = ?",
                     vec![
                         int(attempts.into()),
                         int(next_at_ms),
                         text(&status),
+                        text(&entry),
                         text(id),
                     ],
                 )?;
@@ -507,8 +504,15 @@ impl ChatOutbox {
                 line.outcome = "dead";
                 sql.exec(
                     "UPDATE events SET state = 'dead', attempts = ?, finished_at = ?,
-                     last_status = ?, indexed = 0, alerted = 0, alert_tries = 0 WHERE id = ?",
-                    vec![int(attempts.into()), int(ended), text(&status), text(id)],
+                     last_status = ?, indexed = 0, alerted = 0, alert_tries = 0,
+                     attempt_log = attempt_log || ? WHERE id = ?",
+                    vec![
+                        int(attempts.into()),
+                        int(ended),
+                        text(&status),
+                        text(&entry),
+                        text(id),
+                    ],
                 )?;
             }
         }
@@ -604,13 +608,10 @@ impl ChatOutbox {
         }
     }
 
-    /// Deletes finished events (and their attempts) whose retention has passed, and in the
-    /// index, entries as old.
+    /// Deletes finished events (with their attempts) whose retention has passed.
     fn sweep(&self, now: u64, policy: &Policy) -> Result<()> {
         let records = self.records()?;
         for id in outbox::swept(&records, now, policy) {
-            self.sql()
-                .exec("DELETE FROM attempts WHERE event_id = ?", vec![text(id)])?;
             self.sql()
                 .exec("DELETE FROM events WHERE id = ?", vec![text(id)])?;
         }
@@ -647,12 +648,6 @@ impl ChatOutbox {
             chat_id: Option<String>,
             events: Vec<EventView>,
         }
-        struct AttemptRow {
-            event_id: String,
-            at: u64,
-            status: String,
-            duration_ms: u64,
-        }
         if !self.has_events()? {
             return Ok(Response::from(response(
                 crate::core::error::EdgeError::NotFound.reply(),
@@ -664,20 +659,13 @@ impl ChatOutbox {
                 crate::core::error::EdgeError::NotFound.reply(),
             )?));
         }
-        let attempts: Vec<AttemptRow> = select(
+        let logs: Vec<(String, String)> = select(
             &self.sql(),
-            "SELECT event_id, at, status, duration_ms FROM attempts ORDER BY at, rowid",
+            "SELECT id, attempt_log FROM events",
             Vec::new(),
         )?
         .iter()
-        .filter_map(|c| {
-            Some(AttemptRow {
-                event_id: c.text(0)?,
-                at: c.number(1)?,
-                status: c.text(2)?,
-                duration_ms: c.number(3).unwrap_or(0),
-            })
-        })
+        .filter_map(|c| Some((c.text(0)?, c.text(1).unwrap_or_default())))
         .collect();
         let records: Vec<Record> = rows.iter().filter_map(Row::record).collect();
         let events = outbox::in_order(&records)
@@ -695,13 +683,16 @@ impl ChatOutbox {
                     finished_at: row.finished_at.map(times::format_millis),
                     last_status: row.last_status.clone(),
                     stored_bytes: row.body_bytes.unwrap_or(0),
-                    attempt_log: attempts
+                    attempt_log: logs
                         .iter()
-                        .filter(|a| a.event_id == row.id)
-                        .map(|a| AttemptView {
-                            at: times::format_millis(a.at),
-                            status: a.status.clone(),
-                            duration_ms: a.duration_ms,
+                        .find(|(id, _)| *id == row.id)
+                        .map(|(_, log)| outbox::attempts_in(log))
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|(at, status, duration_ms)| AttemptView {
+                            at: times::format_millis(at),
+                            status: status.to_string(),
+                            duration_ms,
                         })
                         .collect(),
                 })
