@@ -95,7 +95,8 @@ if (command === "dead") {
       ["attempts", (d) => d.attempts],
       ["last status", (d) => d.last_status],
     ], body.dead));
-    console.log(`\n${body.dead.length} dead; replay one with: npm run admin -- replay <event id>`);
+    const shown = body.total > body.dead.length ? ` (the newest ${body.dead.length} of ${body.total})` : "";
+    console.log(`\n${body.total ?? body.dead.length} dead${shown}; replay one with: npm run admin -- replay <event id>`);
   }
 } else if (command === "chat") {
   console.log(`chat ${body.chat_id ?? arg}: ${body.events.length} event(s), in delivery order\n`);

@@ -44,6 +44,9 @@ const DELIVERIES_PER_ALARM: usize = 25;
 /// How long before dead-event notices that failed (index or alert) are tried again.
 const NOTICE_RETRY_MS: u64 = 30_000;
 
+/// The most dead events `/admin/dead` lists (the newest); `total` says how many there are.
+const DEAD_LISTED: u32 = 1000;
+
 /// How many times an alert is tried before it is given up (it is logged each time).
 const ALERT_TRIES: u32 = 3;
 
@@ -415,17 +418,24 @@ impl ChatOutbox {
             )
             })
             .map(|cursor| cursor.raw().next().is_some());
-        match inserted {
-            Ok(false) => status_reply(200, "duplicate", &event.id),
-            Ok(_) => {
-                // The event is stored; a failed alarm write is retried by the next store or
-                // alarm, so the answer stays 202.
-                let _ = self.schedule().await;
-                status_reply(202, "queued", &event.id)
-            }
-            Err(_) => Ok(Response::from(response(
+        // The alarm is what delivers: an event is answered 202 only once one is due for it.
+        // A duplicate checks the alarm too, so that Webim's retry of a call answered 503
+        // (stored, but its alarm not set) sets it.
+        let unavailable = || {
+            Ok(Response::from(response(
                 crate::core::error::EdgeError::StorageUnavailable.reply(),
-            )?)),
+            )?))
+        };
+        match inserted {
+            Ok(false) => {
+                let _ = self.schedule().await;
+                status_reply(200, "duplicate", &event.id)
+            }
+            Ok(true) => match self.schedule().await {
+                Ok(()) => status_reply(202, "queued", &event.id),
+                Err(_) => unavailable(),
+            },
+            Err(_) => unavailable(),
         }
     }
 
@@ -798,7 +808,10 @@ impl ChatOutbox {
         let columns = "id, type, chat_id, died_at, attempts, last_status";
         let (filter, bindings) = match &id {
             Some(id) => ("WHERE id = ?", vec![text(id)]),
-            None => ("ORDER BY died_at DESC, id", Vec::new()),
+            None => (
+                "ORDER BY died_at DESC, id LIMIT ?",
+                vec![int(DEAD_LISTED.into())],
+            ),
         };
         let entries: Vec<DeadEntry> = select(
             &sql,
@@ -845,9 +858,14 @@ impl ChatOutbox {
             .collect();
         #[derive(Serialize)]
         struct DeadList {
+            total: u64,
             dead: Vec<DeadView>,
         }
-        json_reply(200, &DeadList { dead })
+        let total = select(&sql, "SELECT count(*) FROM dead", Vec::new())?
+            .first()
+            .and_then(|c| c.number(0))
+            .unwrap_or(0);
+        json_reply(200, &DeadList { total, dead })
     }
 }
 
