@@ -9,6 +9,7 @@ pub mod crypto;
 pub mod delivery;
 pub mod error;
 pub mod event;
+#[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod log;
