@@ -431,6 +431,67 @@ mod tests {
         }
     }
 
+    /// What Node's WHATWG URL parser reads in a piece of a case's text.
+    #[derive(serde::Deserialize)]
+    struct NodeReading {
+        piece: String,
+        username: String,
+        password: String,
+    }
+
+    /// Cases written by `tests/fixtures/whatwg_cases.mjs` with Node's verdicts.
+    #[derive(serde::Deserialize)]
+    struct Case {
+        text: String,
+        clean: String,
+        node_text: Option<NodeReading>,
+        node_clean: Option<NodeReading>,
+    }
+
+    #[derive(serde::Deserialize)]
+    struct Fixture {
+        cases: Vec<Case>,
+    }
+
+    /// Two WHATWG parsers written apart, Node's and the `url` crate, judge the same cases.
+    #[test]
+    fn node_and_the_url_crate_agree_with_removal() {
+        let fixture: Fixture =
+            serde_json::from_str(include_str!("../tests/fixtures/whatwg_cases.json")).unwrap();
+        for case in &fixture.cases {
+            let text = &case.text;
+            assert_eq!(strip(text), case.clean, "{text:?}");
+            if let Some(node) = &case.node_clean {
+                panic!(
+                    "Node reads credentials in {:?} of {:?}",
+                    node.piece, case.clean
+                );
+            }
+            assert_eq!(
+                case.node_text.is_some(),
+                *text != case.clean,
+                "Node and the case disagree on {text:?}"
+            );
+            assert_eq!(url_with_credentials(&case.clean), None, "{:?}", case.clean);
+            assert_eq!(
+                url_with_credentials(text).is_some(),
+                case.node_text.is_some(),
+                "the url crate and Node disagree on {text:?}"
+            );
+            if let Some(node) = &case.node_text {
+                let url = url::Url::parse(&node.piece).expect("Node parsed it");
+                assert_eq!(url.username(), node.username, "{:?}", node.piece);
+                assert_eq!(
+                    url.password().unwrap_or(""),
+                    node.password,
+                    "{:?}",
+                    node.piece
+                );
+            }
+        }
+        assert!(fixture.cases.len() >= 50);
+    }
+
     #[test]
     fn the_oracle_is_a_whatwg_parser() {
         for url in [
