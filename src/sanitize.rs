@@ -70,13 +70,47 @@ enum Kind {
 }
 
 impl Kind {
+    /// The bit of [`CLASSES`] for the bytes that end an authority of this kind.
+    fn end_bit(self) -> u8 {
+        match self {
+            Kind::Special => ENDS_SPECIAL,
+            Kind::Other => ENDS_OTHER,
+        }
+    }
+
     /// Whether the ASCII byte `b` ends an authority of this kind in text.
     fn ends_authority(self, b: u8) -> bool {
-        matches!(b, b'/' | b'?' | b'#')
-            || (self == Kind::Special && b == b'\\')
-            || ends_url(char::from(b))
+        CLASSES[usize::from(b)] & self.end_bit() != 0
     }
 }
+
+/// Bits of [`CLASSES`]: the byte ends an authority of a non-special scheme (`/ ? #` or what
+/// ends a URL in text), of a special one (those and `\`), is an `@`, or starts a character
+/// outside ASCII (which may end a URL in text: decoded then).
+const ENDS_OTHER: u8 = 1;
+const ENDS_SPECIAL: u8 = 2;
+const AT: u8 = 4;
+const WIDE: u8 = 8;
+
+/// What each byte is to the authority scan, so it tests one table entry per byte.
+const CLASSES: [u8; 256] = {
+    let mut classes = [0; 256];
+    let mut b = 0;
+    while b < 256 {
+        classes[b] = match b as u8 {
+            b'\t' | b'\n' | b'\r' => 0,
+            b'/' | b'?' | b'#' | b'"' | b'<' | b'>' | b'`' | b' ' | 0..=0x1f | 0x7f => {
+                ENDS_OTHER | ENDS_SPECIAL
+            }
+            b'\\' => ENDS_SPECIAL,
+            b'@' => AT,
+            0x80..=0xff => WIDE,
+            _ => 0,
+        };
+        b += 1;
+    }
+    classes
+};
 
 /// Whether a special scheme's host may start with the byte `b`, read as itself or as a
 /// percent-decoded byte. A byte above `%7F` may begin a valid UTF-8 host: allowed.
@@ -156,47 +190,50 @@ impl Stretch {
             last_at: None,
             last_host_at: None,
         };
+        let end_bit = kind.end_bit();
         let mut i = start;
-        while let Some(&b) = bytes.get(i) {
-            if b.is_ascii() {
-                if kind.ends_authority(b) {
+        while let Some(offset) = bytes[i..]
+            .iter()
+            .position(|&b| CLASSES[usize::from(b)] & (end_bit | AT | WIDE) != 0)
+        {
+            i += offset;
+            let class = CLASSES[usize::from(bytes[i])];
+            if class & end_bit != 0 {
+                stretch.end = i;
+                break;
+            }
+            if class & AT != 0 {
+                stretch.last_at = Some(i);
+                if starts_host(text, i + 1, kind) {
+                    stretch.last_host_at = Some(i);
+                }
+                i += 1;
+                continue;
+            }
+            match text[i..].chars().next() {
+                Some(c) if ends_url(c) => {
                     stretch.end = i;
                     break;
                 }
-                if b == b'@' {
-                    stretch.last_at = Some(i);
-                    if starts_host(text, i + 1, kind) {
-                        stretch.last_host_at = Some(i);
-                    }
-                }
-                i += 1;
-            } else {
-                match text[i..].chars().next() {
-                    Some(c) if ends_url(c) => {
-                        stretch.end = i;
-                        break;
-                    }
-                    Some(c) => i += c.len_utf8(),
-                    None => break,
-                }
+                Some(c) => i += c.len_utf8(),
+                None => break,
             }
         }
         stretch
     }
 
-    /// The userinfo (`start..end`, its last `@` included) of an authority of this kind that
-    /// starts at `at`, rescanning only when `at` is past the cached stretch.
-    fn userinfo(
-        cache: &mut Option<Stretch>,
-        text: &str,
-        at: usize,
-        kind: Kind,
-    ) -> Option<(usize, usize)> {
-        let stretch = match cache {
+    /// The stretch in which an authority of this kind that starts at `at` lies, scanned only
+    /// when `at` is past the cached one.
+    fn find(cache: &mut Option<Stretch>, text: &str, at: usize, kind: Kind) -> Stretch {
+        match cache {
             Some(s) if s.start <= at && at <= s.end => *s,
             _ => *cache.insert(Stretch::scan(text, at, kind)),
-        };
-        match (stretch.last_host_at, stretch.last_at) {
+        }
+    }
+
+    /// The userinfo (`start..end`, its last `@` included) of the authority starting at `at`.
+    fn userinfo(&self, text: &str, at: usize) -> Option<(usize, usize)> {
+        match (self.last_host_at, self.last_at) {
             (Some(host_at), Some(last))
                 if host_at >= at && !blank(&text.as_bytes()[at..host_at]) =>
             {
@@ -204,6 +241,15 @@ impl Stretch {
             }
             _ => None,
         }
+    }
+
+    /// Whether a special scheme's stretch is also the non-special one from the same start, with
+    /// the same answer: it ends where a non-special authority ends too (not at a `\`), and its
+    /// last `@`, if any, is followed by a host for both (a special scheme's hosts are a subset).
+    /// The usual `https://user@host` is then scanned once.
+    fn serves_other(&self, text: &str) -> bool {
+        text.as_bytes().get(self.end) != Some(&b'\\')
+            && (self.last_at.is_none() || self.last_host_at == self.last_at)
     }
 }
 
@@ -306,19 +352,30 @@ pub fn strip_userinfo(text: &str) -> Option<String> {
         let mut at = colon + 1;
         let mut slashes = Slashes::Seen(0);
         loop {
-            let special_userinfo = if special {
+            let special_stretch = special.then(|| {
                 let start = at
                     + bytes[at..]
                         .iter()
                         .take_while(|&&b| matches!(b, b'/' | b'\\') || is_ignored(b))
                         .count();
-                Stretch::userinfo(&mut special_cache, text, start, Kind::Special)
-            } else {
-                None
+                (
+                    start,
+                    Stretch::find(&mut special_cache, text, start, Kind::Special),
+                )
+            });
+            let special_userinfo =
+                special_stretch.and_then(|(start, stretch)| stretch.userinfo(text, start));
+            let other_userinfo = match (slashes.authority_start(bytes, at), special_stretch) {
+                (None, _) => None,
+                (Some(start), Some((special_start, stretch)))
+                    if start == special_start && stretch.serves_other(text) =>
+                {
+                    special_userinfo
+                }
+                (Some(start), _) => {
+                    Stretch::find(&mut other_cache, text, start, Kind::Other).userinfo(text, start)
+                }
             };
-            let other_userinfo = slashes
-                .authority_start(bytes, at)
-                .and_then(|start| Stretch::userinfo(&mut other_cache, text, start, Kind::Other));
             let (start, end) = match (special_userinfo, other_userinfo) {
                 (None, None) => break,
                 (Some(one), None) | (None, Some(one)) => one,
@@ -490,6 +547,22 @@ mod tests {
             }
         }
         assert!(fixture.cases.len() >= 50);
+    }
+
+    #[test]
+    fn the_byte_table_matches_the_rule() {
+        for b in 0..=0x7fu8 {
+            let c = char::from(b);
+            let ends_other = ends_url(c) || matches!(c, '/' | '?' | '#');
+            assert_eq!(Kind::Other.ends_authority(b), ends_other, "{b:#x}");
+            assert_eq!(
+                Kind::Special.ends_authority(b),
+                ends_other || c == '\\',
+                "{b:#x}"
+            );
+            assert_eq!(CLASSES[usize::from(b)] & AT != 0, c == '@', "{b:#x}");
+        }
+        assert!((0x80..=0xff).all(|b| CLASSES[b] == WIDE));
     }
 
     #[test]
