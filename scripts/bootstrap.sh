@@ -2,7 +2,7 @@
 # the right version. Sourced by the other scripts: it exports the *_BIN variables that keep
 # worker-build offline.
 #   the wasm32 target · worker-build = the worker crate's version · wasm-bindgen-cli = the
-#   wasm-bindgen version in Cargo.lock · npm packages from package-lock.json
+#   wasm-bindgen version in Cargo.lock · npm packages from package-lock.json · php-cli (apt-get)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -38,6 +38,14 @@ fi
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing npm packages"
   npm ci --no-audit --no-fund --loglevel=error
+fi
+
+# PHP runs the example Webim receiver (examples/php) in the e2e tests. Installed where apt-get
+# can (root); elsewhere those tests are reported as skipped.
+if ! command -v php >/dev/null && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+  say "installing php-cli (the example receiver's runtime)"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq php-cli; } >/dev/null 2>&1 \
+    || say "php-cli could not be installed: the PHP receiver tests will be skipped"
 fi
 
 WASM_BINDGEN_BIN="$(command -v wasm-bindgen)"

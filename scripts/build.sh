@@ -5,6 +5,8 @@
 #   --keep-names  keeps the names section, so that profiles (bench/profile.mjs) name functions
 source "$(dirname "$0")/bootstrap.sh"
 worker-build --release
+# The module entry relies on two internals of the generated module; fail here if they changed.
+node scripts/check-entry.mjs
 # The module entry: calls the wasm handlers without worker-build's per-call Proxy (src/shell/entry.mjs).
 cp src/shell/entry.mjs build/worker/shim.mjs
 [ "${1:-}" = "--keep-names" ] || wasm-opt build/index_bg.wasm -o build/index_bg.wasm --strip-debug --strip-producers \

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // The demo origin of `npm start`: receives webim-edge's clean events, prints each one and
-// whether its Standard Webhooks signature verifies.
-// usage: node scripts/demo-origin.mjs [--port 8788] [--secret whsec_...]
+// whether its signature verifies — the Standard Webhooks signature of the JSON event, or, with
+// --webim KEY, the `signature`/`crc` of Webim's own form, checked as Webim's receivers do.
+// usage: node scripts/demo-origin.mjs [--port 8788] [--secret whsec_...] [--webim KEY]
+import crypto from "node:crypto";
 import http from "node:http";
 import { parseArgs } from "node:util";
 import { Webhook } from "standardwebhooks";
@@ -10,8 +12,22 @@ const { values } = parseArgs({
   options: {
     port: { type: "string", default: "8788" },
     secret: { type: "string", default: process.env.ORIGIN_SIGNING_SECRET ?? "" },
+    webim: { type: "string" },
   },
 });
+
+/** Webim's form as its receivers read it: `chat` and its `signature` (HMAC-SHA256) or `crc` (MD5). */
+function checkWebimForm(body, key) {
+  const form = new URLSearchParams(body);
+  const chat = form.get("chat") ?? "";
+  const signature = form.get("signature");
+  const expected = signature !== null
+    ? crypto.createHmac("sha256", key).update(chat).digest("hex")
+    : crypto.createHash("md5").update(chat + key).digest("hex");
+  const valid = expected === (signature ?? form.get("crc"));
+  const scheme = signature !== null ? "signature" : "crc";
+  return { check: valid ? `${scheme} verified` : `${scheme.toUpperCase()} INVALID`, valid, chat };
+}
 const webhook = values.secret ? new Webhook(values.secret) : null;
 
 const server = http.createServer((req, res) => {
@@ -19,6 +35,17 @@ const server = http.createServer((req, res) => {
   req.on("data", (c) => chunks.push(c));
   req.on("end", () => {
     const body = Buffer.concat(chunks).toString("utf8");
+    if (values.webim !== undefined) {
+      const { check, valid, chat } = checkWebimForm(body, values.webim);
+      console.log(`\n[demo-receiver] ${req.method} ${req.url} ${req.headers["x-webim-event"] ?? "?"} — ${check}`);
+      try {
+        console.log(JSON.stringify(JSON.parse(chat), null, 2));
+      } catch {
+        console.log("(chat is not JSON)");
+      }
+      res.writeHead(valid ? 200 : 403);
+      return res.end();
+    }
     let check = "unsigned (no ORIGIN_SIGNING_SECRET)";
     if (webhook) {
       try {

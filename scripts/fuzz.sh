@@ -2,7 +2,7 @@
 # npm run fuzz [-- SECONDS [TARGET...]]: runs each cargo-fuzz target for SECONDS (default 300),
 # one after another, and prints executions and findings. New inputs that add coverage are
 # merged into fuzz/corpus/<target>; a crash is copied to fuzz/regressions/<target>/, which
-# `cargo test` replays (tests/fuzz_corpus.rs). Not part of npm test.
+# `cargo test` replays (src/fuzzing.rs). Not part of npm test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"

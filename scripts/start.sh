@@ -3,14 +3,29 @@
 # demo origin on 127.0.0.1:8788 that prints each clean event and checks its signature. Events
 # go through the outbox (wrangler.toml binds OUTBOX; wrangler dev keeps its state under
 # .wrangler/), and the admin API answers to the demo token.
+#   npm start -- --webim   forwards in Webim's own form (ORIGIN_FORMAT=webim) to a receiver
+#                          written for Webim: the PHP example (examples/php) where php is
+#                          installed, else a Node one; both check signature/crc as Webim's do.
 source "$(dirname "$0")/bootstrap.sh"
+MODE="event"
+ORIGIN_PATH="/events"
+if [ "${1:-}" = "--webim" ]; then
+  MODE="webim"
+  ORIGIN_PATH="/handler/webim_chat.php"
+fi
 DEMO_KEY="demo-private-key"
 DEMO_SECRET="whsec_ZGVtby1vcmlnaW4tc2lnbmluZy1zZWNyZXQ="
 DEMO_ADMIN_TOKEN="demo-admin-token"
 EDGE_PORT="${EDGE_PORT:-8787}"
 ORIGIN_PORT="${ORIGIN_PORT:-8788}"
 
-node scripts/demo-origin.mjs --port "$ORIGIN_PORT" --secret "$DEMO_SECRET" &
+if [ "$MODE" = "webim" ] && command -v php >/dev/null; then
+  WEBIM_KEY="$DEMO_KEY" php -S "127.0.0.1:$ORIGIN_PORT" examples/php/webim_receiver.php &
+elif [ "$MODE" = "webim" ]; then
+  node scripts/demo-origin.mjs --port "$ORIGIN_PORT" --webim "$DEMO_KEY" &
+else
+  node scripts/demo-origin.mjs --port "$ORIGIN_PORT" --secret "$DEMO_SECRET" &
+fi
 origin_pid=$!
 trap 'kill "$origin_pid" 2>/dev/null' EXIT
 
@@ -23,6 +38,7 @@ export WRANGLER_SEND_METRICS=false
 # wrangler runs the [build] command (scripts/build.sh) before serving.
 wrangler dev --ip 127.0.0.1 --port "$EDGE_PORT" \
   --var "WEBIM_PRIVATE_KEYS:$DEMO_KEY" \
-  --var "ORIGIN_URL:http://127.0.0.1:$ORIGIN_PORT/events" \
+  --var "ORIGIN_URL:http://127.0.0.1:$ORIGIN_PORT$ORIGIN_PATH" \
   --var "ORIGIN_SIGNING_SECRET:$DEMO_SECRET" \
+  --var "ORIGIN_FORMAT:$MODE" \
   --var "ADMIN_TOKEN:$DEMO_ADMIN_TOKEN"

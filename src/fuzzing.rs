@@ -1,14 +1,20 @@
-//! Properties checked on arbitrary input, shared by the `cargo fuzz` targets (`fuzz/`, which
-//! build the library with the `fuzzing` feature) and by `cargo test`, which replays the kept
-//! corpus and every crash found. Each function panics when a property fails; none may panic
-//! otherwise.
+//! Properties checked on arbitrary input, shared by the `cargo fuzz` targets (`fuzz/`) and by
+//! `cargo test`, which replays the kept corpus and every crash found (the test at the end).
+//! Each function panics when a property fails; none may panic otherwise.
+//!
+//! Built only for tests and with the `fuzzing` feature: credential removal is judged by a real
+//! WHATWG URL parser (the `url` crate), which must never be part of the worker.
+
 #![allow(clippy::expect_used, missing_docs)]
 
+use std::collections::HashSet;
+
 use hmac::{Hmac, Mac};
+use serde_json::Value;
 use sha2::Sha256;
 
 use crate::core::clean_chat as clean;
-use crate::core::credentials::{has_userinfo, strip_userinfo};
+use crate::core::credentials::strip_userinfo;
 use crate::core::event::EventType;
 use crate::core::hashing::RustCrypto;
 use crate::core::intake as pipeline;
@@ -33,6 +39,150 @@ fn hmac_hex(chat: &[u8]) -> String {
     mac.update(chat);
     hex::encode(mac.finalize().into_bytes())
 }
+
+/// Special schemes, and `file` (special, but never with credentials): a parser reads everything
+/// after the `:` the same way for all other schemes.
+const SCHEMES_OF_THEIR_OWN: [&str; 6] = ["http", "https", "ws", "wss", "ftp", "file"];
+
+/// Where a URL ends in text (SPEC §4): whitespace and control characters other than tab, line
+/// feed and carriage return (which the parser removes), and `"`, `<`, `>`, `` ` ``.
+fn ends_url_in_text(c: char) -> bool {
+    matches!(c, '"' | '<' | '>' | '`')
+        || ((c.is_whitespace() || c.is_control()) && !matches!(c, '\t' | '\n' | '\r'))
+}
+
+fn is_ignored(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r')
+}
+
+/// Whether the `url` crate, given `piece`, reads a username or a password.
+pub fn parser_reads_credentials(piece: &str) -> bool {
+    url::Url::parse(piece).is_ok_and(|u| !u.username().is_empty() || u.password().is_some())
+}
+
+/// A piece of `text` that a WHATWG URL parser (the `url` crate) reads as a URL with a username
+/// or password, or `None`: the oracle for credential removal, independent of its code.
+///
+/// A parser may be handed text from any letter on (a scheme may start inside a word) up to any
+/// place before the first character that ends a URL in text. Each such piece is parsed, except
+/// where the answer is known without it: a piece must reach a `:` through scheme characters
+/// (else it has no scheme), must hold an `@` after that `:`, and all schemes outside
+/// [`SCHEMES_OF_THEIR_OWN`] read alike after the same `:`. Cuts inside a run of letters and
+/// digits are tried within 8 bytes of an `@` (a short host, a port, an IPv4 number).
+pub fn url_with_credentials(text: &str) -> Option<&str> {
+    let bytes = text.as_bytes();
+    let mut tried = HashSet::new();
+    for (start, c) in text.char_indices() {
+        if !c.is_ascii_alphabetic() {
+            continue;
+        }
+        let colon = start
+            + bytes[start..]
+                .iter()
+                .take_while(|&&b| {
+                    b.is_ascii_alphanumeric()
+                        || matches!(b, b'+' | b'-' | b'.' | b'\t' | b'\n' | b'\r')
+                })
+                .count();
+        if bytes.get(colon) != Some(&b':') {
+            continue;
+        }
+        let scheme: String = text[start..colon]
+            .chars()
+            .filter(|&c| !is_ignored(c))
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
+        let reading = SCHEMES_OF_THEIR_OWN
+            .iter()
+            .find(|&&s| s == scheme)
+            .copied()
+            .unwrap_or("other");
+        if !tried.insert((colon, reading)) {
+            continue;
+        }
+        let limit = text[start..]
+            .find(ends_url_in_text)
+            .map_or(text.len(), |i| start + i);
+        let mut last_at = None;
+        for (offset, c) in text[colon..limit].char_indices() {
+            let end = colon + offset + c.len_utf8();
+            if c == '@' {
+                last_at = Some(end);
+            }
+            let Some(at) = last_at else {
+                continue;
+            };
+            let next = text[end..limit].chars().next();
+            let worth = next.is_none_or(|n| !n.is_ascii_alphanumeric()) || end - at <= 8;
+            if worth && parser_reads_credentials(&text[start..end]) {
+                return Some(&text[start..end]);
+            }
+        }
+    }
+    None
+}
+
+/// Whether `text` has a host that credential removal does not judge as closely as a parser does
+/// (SPEC §4 allows it to remove more there): after an `@` (and any tab or line break), a `[`
+/// (IPv6), a character outside ASCII (IDNA) or a `%` escape of a byte above `7F`.
+pub fn has_unjudged_host(text: &str) -> bool {
+    text.match_indices('@').any(|(at, _)| {
+        let host = text[at + 1..].trim_start_matches(is_ignored);
+        let mut chars = host.chars().filter(|&c| !is_ignored(c));
+        match chars.next() {
+            Some('[') => true,
+            Some('%') => chars
+                .next()
+                .is_some_and(|c| matches!(c, '8'..='9' | 'a'..='f' | 'A'..='F')),
+            Some(c) => !c.is_ascii(),
+            None => false,
+        }
+    })
+}
+
+/// The clean chat computed on a parsed tree (SPEC §4): the model that the one-pass cleaner must
+/// agree with. `false` when cleaning makes two keys of one object equal, which a tree cannot
+/// show.
+pub fn clean_reference(chat: &mut Value) -> bool {
+    fn strip_everywhere(v: &mut Value) -> bool {
+        match v {
+            Value::String(s) => {
+                if let Some(clean) = strip_userinfo(s) {
+                    *s = clean;
+                }
+                true
+            }
+            Value::Array(items) => items.iter_mut().all(strip_everywhere),
+            Value::Object(map) => {
+                let old = std::mem::take(map);
+                let count = old.len();
+                let mut whole = true;
+                for (k, mut v) in old {
+                    whole &= strip_everywhere(&mut v);
+                    map.insert(strip_userinfo(&k).unwrap_or(k), v);
+                }
+                whole && map.len() == count
+            }
+            _ => true,
+        }
+    }
+    fn normalize(v: &mut Value) {
+        if let Some(Value::String(at)) = v.get_mut("created_at") {
+            if let Some(utc) = timestamp::normalize(at) {
+                *at = utc;
+            }
+        }
+    }
+    let whole = strip_everywhere(chat);
+    normalize(chat);
+    if let Some(Value::Array(messages)) = chat.get_mut("messages") {
+        messages.iter_mut().for_each(normalize);
+    }
+    whole
+}
+
+/// The longest string the oracle judges in fuzzing, which tries many pieces of each.
+const ORACLE_MAX_LEN: usize = 512;
 
 /// The parameter reader: query and body never panic; a chat read back is the chat encoded.
 pub fn params(data: &[u8]) {
@@ -84,8 +234,9 @@ pub fn signature(data: &[u8]) {
 }
 
 /// Cleaning: valid exactly when serde_json (with `arbitrary_precision`, so numbers of any size
-/// count, as webim-edge passes them through) reads an object; the output is an object again,
-/// cleaning it again changes nothing, and no string in it holds URL userinfo.
+/// count, as webim-edge passes them through) reads an object; the output is an object again and
+/// the tree model's result, cleaning it again changes nothing, and no string in it holds a URL
+/// that a parser reads with credentials.
 pub fn clean(data: &[u8]) {
     let ours = clean::clean(data);
     let theirs = serde_json::from_slice::<serde_json::Value>(data).map(|v| v.is_object());
@@ -95,39 +246,72 @@ pub fn clean(data: &[u8]) {
         "validity differs from serde_json"
     );
     if let Ok(cleaned) = ours {
-        let value: serde_json::Value =
-            serde_json::from_slice(&cleaned.json).expect("clean output is JSON");
+        let value: Value = serde_json::from_slice(&cleaned.json).expect("clean output is JSON");
         assert!(value.is_object());
+        let mut expected = serde_json::from_slice::<Value>(data).expect("valid");
+        if clean_reference(&mut expected) {
+            assert_eq!(value, expected, "differs from the tree model");
+        }
         assert_eq!(
             clean::clean(&cleaned.json).expect("still valid").json,
             cleaned.json,
             "not idempotent"
         );
-        assert!(!strings_with_userinfo(&value), "userinfo left in {value}");
+        assert_no_credentials(&value);
     }
 }
 
-fn strings_with_userinfo(value: &serde_json::Value) -> bool {
+/// Panics when a string of `value` (a key or a value, at any depth) holds a URL that the parser
+/// reads with credentials.
+fn assert_no_credentials(value: &Value) {
+    let check = |s: &str| {
+        if s.len() <= ORACLE_MAX_LEN {
+            if let Some(url) = url_with_credentials(s) {
+                panic!("credentials left in {url:?} of {s:?}");
+            }
+        }
+    };
     match value {
-        serde_json::Value::String(s) => has_userinfo(s),
-        serde_json::Value::Array(items) => items.iter().any(strings_with_userinfo),
-        serde_json::Value::Object(map) => map
-            .iter()
-            .any(|(k, v)| has_userinfo(k) || strings_with_userinfo(v)),
-        _ => false,
+        Value::String(s) => check(s),
+        Value::Array(items) => items.iter().for_each(assert_no_credentials),
+        Value::Object(map) => map.iter().for_each(|(k, v)| {
+            check(k);
+            assert_no_credentials(v);
+        }),
+        _ => {}
     }
 }
 
-/// Credential removal on one string: idempotent, and text without `://` is untouched.
+/// Credential removal on one string: no URL that the parser reads with credentials is left; the
+/// string is changed only when it held one (or a host SPEC §4 lets webim-edge judge loosely);
+/// removing again changes nothing.
 pub fn sanitize(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    if let Some(clean) = strip_userinfo(text) {
-        assert!(text.contains("://"));
+    let Some(clean) = strip_userinfo(text) else {
+        if text.len() <= ORACLE_MAX_LEN {
+            assert_eq!(
+                url_with_credentials(text),
+                None,
+                "credentials kept in {text:?}"
+            );
+        }
+        return;
+    };
+    assert!(
+        strip_userinfo(&clean).is_none(),
+        "not idempotent: {clean:?}"
+    );
+    if text.len() <= ORACLE_MAX_LEN {
+        assert_eq!(
+            url_with_credentials(&clean),
+            None,
+            "credentials left in {clean:?}"
+        );
         assert!(
-            strip_userinfo(&clean).is_none(),
-            "not idempotent: {clean:?}"
+            url_with_credentials(text).is_some() || has_unjudged_host(text),
+            "{text:?} changed to {clean:?}, but no parser reads credentials in it"
         );
     }
 }

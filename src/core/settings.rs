@@ -51,35 +51,54 @@ fn unless_blank(raw: Raw) -> Raw {
     }
 }
 
+/// A setting that must be set.
+fn required<T>(raw: Raw, parse: fn(&str) -> Option<T>) -> Option<T> {
+    match unless_blank(raw) {
+        Raw::Text(text) => parse(text.trim()),
+        _ => None,
+    }
+}
+
+/// A setting with a default, stated as the string it would be set to.
+fn with_default<T>(raw: Raw, default: &str, parse: fn(&str) -> Option<T>) -> Option<T> {
+    match unless_blank(raw) {
+        Raw::Text(text) => parse(text.trim()),
+        Raw::Unset => parse(default),
+        Raw::NotText => None,
+    }
+}
+
+/// A setting that may be unset (blank counts as unset).
+fn optional<T>(raw: Raw, parse: fn(&str) -> Option<T>) -> Option<Option<T>> {
+    match unless_blank(raw) {
+        Raw::Text(text) => parse(text.trim()).map(Some),
+        Raw::Unset => Some(None),
+        Raw::NotText => None,
+    }
+}
+
+/// A setting that may be unset, but once set, even to blanks, must hold a valid value.
+fn if_set<T>(raw: Raw, parse: fn(&str) -> Option<T>) -> Option<Option<T>> {
+    match raw {
+        Raw::Text(text) => parse(&text).map(Some),
+        Raw::Unset => Some(None),
+        Raw::NotText => None,
+    }
+}
+
 /// Applies a rule to a raw value: `None` is a problem.
 macro_rules! rule {
     (required, $raw:expr, $parse:expr) => {
-        match unless_blank($raw) {
-            Raw::Text(text) => ($parse)(text.trim()),
-            _ => None,
-        }
+        required($raw, $parse)
     };
     (default($default:literal), $raw:expr, $parse:expr) => {
-        match unless_blank($raw) {
-            Raw::Text(text) => ($parse)(text.trim()),
-            Raw::Unset => ($parse)($default),
-            Raw::NotText => None,
-        }
+        with_default($raw, $default, $parse)
     };
     (optional, $raw:expr, $parse:expr) => {
-        match unless_blank($raw) {
-            Raw::Text(text) => ($parse)(text.trim()).map(Some),
-            Raw::Unset => Some(None),
-            Raw::NotText => None,
-        }
+        optional($raw, $parse)
     };
-    // Set at all, even to blanks, means it must hold a valid value.
     (if_set, $raw:expr, $parse:expr) => {
-        match $raw {
-            Raw::Text(text) => ($parse)(text.as_str()).map(Some),
-            Raw::Unset => Some(None),
-            Raw::NotText => None,
-        }
+        if_set($raw, $parse)
     };
 }
 
@@ -141,7 +160,11 @@ macro_rules! settings {
                         problems.push($name);
                     }
                 )*
-                Some(Settings { $($field: $field?,)* })
+                // One pattern for all fields, so a failure has one path that drops them.
+                match ($($field,)*) {
+                    ($(Some($field),)*) => Some(Settings { $($field,)* }),
+                    _ => None,
+                }
             }
         }
     };
@@ -212,14 +235,17 @@ impl Settings {
         // ORIGIN_URL may be unset only when every event has its own origin.
         let unset = |name| matches!(unless_blank(lookup(name)), Raw::Unset);
         if unset(ORIGIN_URL) && EventType::ALL.iter().any(|&t| unset(per_event_name(t))) {
-            problems.push(ORIGIN_URL);
+            // In table order, like every other problem.
+            let rank = |name| TABLE.iter().position(|row| row.name == name);
+            let at = problems
+                .iter()
+                .position(|&name| rank(name) > rank(ORIGIN_URL))
+                .unwrap_or(problems.len());
+            problems.insert(at, ORIGIN_URL);
         }
         match settings {
             Some(settings) if problems.is_empty() => Ok(settings),
-            _ => {
-                problems.sort_by_key(|name| TABLE.iter().position(|row| row.name == *name));
-                Err(problems)
-            }
+            _ => Err(problems),
         }
     }
 

@@ -3,6 +3,12 @@
 //!
 //! Accepted input: `YYYY-MM-DD`, `T`/`t`/space, `HH:MM:SS`, optional `.fraction`, optional
 //! spaces, then a zone `Z`/`z`, `±HH:MM` or `±HHMM`. Anything else is left alone.
+//!
+//! A leap second (`SS` = `60`, which RFC 3339's grammar allows) is a time like any other: it is
+//! converted to UTC and keeps its `60` (`2017-01-01T02:59:60+03:00` becomes
+//! `2016-12-31T23:59:60Z`). Zone offsets are whole minutes, so the second never changes in the
+//! conversion. No table of leap seconds is kept: a `60` that no leap second matches is converted
+//! all the same, as the grammar does not tell them apart.
 
 const SECS_PER_DAY: i64 = 86_400;
 
@@ -47,8 +53,9 @@ fn push_padded(out: &mut String, value: i64, width: u32) {
     }
 }
 
-/// Formats unix seconds (plus a fraction, written as given) as `YYYY-MM-DDTHH:MM:SS[.f]Z`.
-fn format_utc(secs: i64, fraction: &str) -> Option<String> {
+/// Formats unix seconds (plus a fraction, written as given) as `YYYY-MM-DDTHH:MM:SS[.f]Z`;
+/// with `leap`, `secs` is the second before the leap second, which is written as `:60`.
+fn format_utc(secs: i64, fraction: &str, leap: bool) -> Option<String> {
     let (y, mo, d) = civil_from_days(secs.div_euclid(SECS_PER_DAY));
     let rem = secs.rem_euclid(SECS_PER_DAY);
     if !(0..=9999).contains(&y) {
@@ -65,7 +72,7 @@ fn format_utc(secs: i64, fraction: &str) -> Option<String> {
     out.push(':');
     push_padded(&mut out, rem / 60 % 60, 2);
     out.push(':');
-    push_padded(&mut out, rem % 60, 2);
+    push_padded(&mut out, rem % 60 + i64::from(leap), 2);
     out.push_str(fraction);
     out.push('Z');
     Some(out)
@@ -75,7 +82,7 @@ fn format_utc(secs: i64, fraction: &str) -> Option<String> {
 pub fn format_millis(unix_ms: u64) -> String {
     let secs = i64::try_from(unix_ms / 1000).unwrap_or(i64::MAX / 2);
     let millis = format!(".{:03}", unix_ms % 1000);
-    format_utc(secs, &millis).unwrap_or_else(|| "9999-12-31T23:59:59.999Z".to_string())
+    format_utc(secs, &millis, false).unwrap_or_else(|| "9999-12-31T23:59:59.999Z".to_string())
 }
 
 /// A fixed-width decimal field.
@@ -125,10 +132,12 @@ pub fn normalize(s: &str) -> Option<String> {
         || day > days_in_month(year, month)
         || hour > 23
         || minute > 59
-        || second > 59
+        || second > 60
     {
         return None;
     }
+    // A leap second is computed as the second before it, then written as `:60` again.
+    let leap = second == 60;
     let rest = &s[19..];
     let fraction_len = match rest.strip_prefix('.') {
         Some(f) => {
@@ -143,8 +152,9 @@ pub fn normalize(s: &str) -> Option<String> {
     let (fraction, zone) = rest.split_at(fraction_len);
     let offset = zone_offset(zone.trim_start_matches(' '))?;
     let local =
-        days_from_civil(year, month, day) * SECS_PER_DAY + hour * 3600 + minute * 60 + second;
-    format_utc(local - offset, fraction)
+        days_from_civil(year, month, day) * SECS_PER_DAY + hour * 3600 + minute * 60 + second
+            - i64::from(leap);
+    format_utc(local - offset, fraction, leap)
 }
 
 #[cfg(test)]
@@ -190,6 +200,37 @@ mod tests {
             normalize("2024-02-29T12:00:00z").as_deref(),
             Some("2024-02-29T12:00:00Z")
         );
+    }
+
+    #[test]
+    fn leap_seconds_keep_their_60() {
+        assert_eq!(
+            normalize("2016-12-31T23:59:60Z").as_deref(),
+            Some("2016-12-31T23:59:60Z")
+        );
+        // The same leap second in Moscow time: the next day and year locally.
+        assert_eq!(
+            normalize("2017-01-01T02:59:60+03:00").as_deref(),
+            Some("2016-12-31T23:59:60Z")
+        );
+        assert_eq!(
+            normalize("2016-12-31 23:59:60.5 +03:00").as_deref(),
+            Some("2016-12-31T20:59:60.5Z")
+        );
+        assert_eq!(
+            normalize("2015-06-30t19:59:60-0400").as_deref(),
+            Some("2015-06-30T23:59:60Z")
+        );
+        for leap in ["2016-12-31T23:59:60Z", "2016-12-31T20:59:60.5Z"] {
+            assert_eq!(normalize(leap).as_deref(), Some(leap));
+        }
+        for bad in [
+            "2016-12-31T23:59:61Z",
+            "2016-12-31T23:60:00Z",
+            "2016-12-31T24:00:60Z",
+        ] {
+            assert_eq!(normalize(bad), None, "{bad}");
+        }
     }
 
     #[test]

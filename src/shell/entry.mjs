@@ -3,10 +3,11 @@
 //
 // worker-build exports those handlers as a WorkerEntrypoint class behind a Proxy which, on
 // every call, constructs an instance, wraps it and its method in two more Proxies, and checks
-// whether the wasm must be reinitialized after a critical error (a trap). In workerd that cost
-// about 5 % of a delivery's CPU. This entry calls the same handlers directly, and goes through
+// whether the wasm must be reinitialized after a critical error (a trap); docs/performance.md
+// measures what that costs. This entry calls the same handlers directly, and goes through
 // worker-build's class once a critical error has been recorded, so that the call after a trap
-// still reinitializes the wasm, as before.
+// still reinitializes the wasm. scripts/check-entry.mjs fails the build if the generated module
+// no longer has the two things used here (the class's handlers and its error record).
 import Entrypoint from "../index.js";
 
 // The outbox's Durable Object class (src/shell/outbox.rs): wrangler and Miniflare find the

@@ -20,6 +20,7 @@ thread_local! {
 
 /// A binding as a setting: a string, unset, or a value of another type (a TOML number or
 /// list in `[vars]` arrives as such), which the core reports as a problem.
+#[inline(never)]
 fn raw(env: &Env, name: &str) -> Raw {
     match Reflect::get(env, &JsValue::from_str(name)) {
         Ok(value) if value.is_undefined() || value.is_null() => Raw::Unset,

@@ -95,6 +95,31 @@ describe("adversarial chats (signed: authentic but hostile)", () => {
     assert.equal((await send(chat)).status, 200);
     assert.equal(JSON.parse(origin.received.at(-1).body).chat.u, "https://crm.example/x");
   });
+
+  test("no URL that Node's WHATWG parser reads in a forwarded string has credentials; other text is unchanged", async () => {
+    const hostile = [
+      "https:\\\\bob:pw@crm.example/x", "https:/bob:pw@crm.example", "https:///bob:pw@crm.example", "HTTPS:\\/bob@crm.example",
+      "ht\ttps://bob:pw@crm.example", "https://bob:\npw@crm.example", "wss://u:p@h.example", "ftp:u:p@h.example",
+      "see https:u@h.example/a and foo://u:p@h/x", "https://example.com,bob@mail.ru", "xhttps://u:p@h.example",
+    ];
+    const harmless = ["anna@example.ru", "https://host.example/a@b", "mailto:bob@example.com", "https://@h.example", "plain text: a@b"];
+    const chat = JSON.stringify({ id: "whatwg", hostile, harmless, [hostile[0]]: "key too" });
+    assert.equal((await send(chat)).status, 200);
+    const forwarded = JSON.parse(origin.received.at(-1).body).chat;
+    const strings = [...forwarded.hostile, ...forwarded.harmless, ...Object.keys(forwarded)];
+    for (const text of strings) {
+      for (let start = 0; start < text.length; start++) {
+        if (!/[A-Za-z]/.test(text[start])) continue;
+        // Every piece from a letter up to the next space, as a linkifier would cut it.
+        const piece = text.slice(start).split(" ")[0];
+        let url;
+        try { url = new URL(piece); } catch { continue; }
+        assert.equal(url.username + url.password, "", `credentials left in ${JSON.stringify(text)} (${piece})`);
+      }
+    }
+    assert.deepEqual(forwarded.harmless, harmless);
+    assert.equal(forwarded.hostile[9], "https://mail.ru");
+  });
 });
 
 describe("forged signatures and parameter smuggling", () => {

@@ -184,3 +184,23 @@ describe("burst while the origin fails about a third of requests at random", () 
     origin.respond = () => ({ status: 204 });
   });
 });
+
+describe("a consumer whose settings are broken", () => {
+  test("backs off as for an origin failure instead of burning the retries at once", async () => {
+    // The producer side is healthy enough to enqueue; the consumer then finds ORIGIN_URL invalid.
+    const e = await queuedEdge({ dedup: false, bindings: { ORIGIN_URL: "not a url" }, maxRetries: 5 });
+    const producer = await e.mf.getQueueProducer("EVENTS");
+    const chat = sampleChat({ id: "while-misconfigured" });
+    const body = new TextEncoder().encode(JSON.stringify({ type: "chat_started", id: eventId("chat_started", chat), chat: JSON.parse(chat) }));
+    await producer.send(body, { contentType: "v8" });
+    const first = await eventually(async () => (await e.logLines()).find((l) => l.route === "queue"), 10_000, "the first attempt");
+    assert.equal(first.outcome, "misconfigured");
+    assert.equal(first.attempt, 1);
+    assert.equal(first.retry_in_s, 5);
+    assert.deepEqual(first.problems, ["ORIGIN_URL"]);
+    // Retried without delay, the second attempt would follow within a second or two.
+    await new Promise((r) => setTimeout(r, 3000));
+    assert.equal((await e.logLines()).filter((l) => l.route === "queue").length, 1);
+    assert.deepEqual(dlqIds().filter((id) => id === eventId("chat_started", chat)), []);
+  });
+});
