@@ -101,6 +101,17 @@ impl Policy {
     }
 }
 
+impl Policy {
+    /// The policy of an object that holds an event whose chat has no id: it is alone, so it
+    /// has no `chat_started` to wait for.
+    pub fn without_chat(self) -> Policy {
+        Policy {
+            order_hold_ms: 0,
+            ..self
+        }
+    }
+}
+
 /// The chat's order: `chat_started`, then `chat_assigned` by arrival, then `chat_closed`.
 pub fn order_key(record: &Record) -> (u8, u64) {
     let rank = match record.event_type {
@@ -401,6 +412,18 @@ mod tests {
             ..POLICY
         };
         assert_eq!(plan(&records, 5_000, &policy).deliver.as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn an_event_without_a_chat_does_not_wait() {
+        let records = vec![rec("c", C, 1, 1_000)];
+        assert_eq!(plan(&records, 1_000, &POLICY).deliver, None);
+        assert_eq!(
+            plan(&records, 1_000, &POLICY.without_chat())
+                .deliver
+                .as_deref(),
+            Some("c")
+        );
     }
 
     #[test]

@@ -278,7 +278,7 @@ impl DurableObject for ChatOutbox {
         if !self.has_events()? {
             return Response::empty();
         }
-        let policy = Policy::from_settings(settings);
+        let policy = self.policy(settings)?;
         for _ in 0..DELIVERIES_PER_ALARM {
             let records = self.records()?;
             let Some(id) = outbox::plan(&records, now_ms(), &policy).deliver else {
@@ -313,6 +313,22 @@ impl DurableObject for ChatOutbox {
 impl ChatOutbox {
     fn sql(&self) -> SqlStorage {
         self.state.storage().sql()
+    }
+
+    /// The outbox policy for this object: an object of an event whose chat has no id
+    /// (`event:<id>`) holds nothing for a `chat_started`.
+    fn policy(&self, settings: &Settings) -> Result<Policy> {
+        let policy = Policy::from_settings(settings);
+        let chats = select(
+            &self.sql(),
+            "SELECT 1 FROM events WHERE chat_id IS NOT NULL LIMIT 1",
+            Vec::new(),
+        )?;
+        Ok(if chats.is_empty() {
+            policy.without_chat()
+        } else {
+            policy
+        })
     }
 
     /// The chat tables, created if this object has none yet.
@@ -376,9 +392,7 @@ impl ChatOutbox {
         let loaded = environment::settings(&self.env);
         let now = now_ms();
         let want = match loaded.as_ref() {
-            Ok(settings) => {
-                outbox::plan(&self.records()?, now, &Policy::from_settings(settings)).wake_at_ms
-            }
+            Ok(settings) => outbox::plan(&self.records()?, now, &self.policy(settings)?).wake_at_ms,
             // Wake now: the alarm logs the problem and retries.
             Err(_) => Some(now),
         };

@@ -202,6 +202,18 @@ describe("outbox", () => {
     }
   });
 
+  test("events of a chat without an id each get their own object: delivered without waiting, deduplicated", async () => {
+    const e = await outboxEdge();
+    const noId = (n) => JSON.stringify({ messages: [{ kind: "visitor", message: `без id ${n}` }] });
+    for (const [type, n] of [["chat_closed", 1], ["chat_assigned", 2]]) {
+      assert.equal((await e.deliver(type, noId(n))).status, 202);
+    }
+    assert.deepEqual((await e.deliver("chat_closed", noId(1))).json.status, "duplicate");
+    // No chat to wait for: neither event is held for a chat_started.
+    const got = await eventually(() => taken(e.route).length === 2 && taken(e.route), 3000, "both events");
+    assert.deepEqual(got.map((g) => g.id).sort(), [eventId("chat_closed", noId(1)), eventId("chat_assigned", noId(2))].sort());
+  });
+
   test("a delivered event's chat is deleted from storage at once; its id and attempts stay", async () => {
     const e = await outboxEdge({ ORDER_HOLD_SECONDS: "600" });
     await e.deliver("chat_started", chatOf(1009, 1));
