@@ -12,11 +12,11 @@
 // every worker alike, and each figure is the mean over its processes. Identical builds measured
 // this way agree within about 2 % on a quiet machine; read smaller differences as noise.
 // --workers picks configurations from CONFIGS by key (comma-separated); --transports picks
-// query, form or both. --baseline DIR adds an earlier build of webim-edge (DIR, inside this
-// project, holds its worker/shim.mjs), to compare two versions.
+// query, form or both. --baseline DIR[,DIR…] adds earlier builds of webim-edge (each DIR, inside
+// this project, holds its worker/shim.mjs), to compare versions.
 //   usage: node bench/run.mjs [--requests 6000] [--processes 2] [--batch 200] [--concurrency 8]
 //                             [--workers empty,forward,js,edge] [--transports query,form]
-//                             [--baseline DIR] [--no-cold]
+//                             [--baseline DIR[,DIR…]] [--no-cold]
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { gzipSync } from "node:zlib";
@@ -63,8 +63,8 @@ const configs = values.workers.split(",").map((key) => {
   if (!CONFIGS[key]) throw new Error(`unknown worker ${key}; known: ${Object.keys(CONFIGS).join(", ")}`);
   return { key, ...CONFIGS[key] };
 });
-if (values.baseline) {
-  configs.push({ key: "baseline", name: `webim-edge baseline (${values.baseline})`, options: { ...WASM_WORKER, scriptPath: `${values.baseline}/worker/shim.mjs` } });
+for (const dir of values.baseline?.split(",") ?? []) {
+  configs.push({ key: `baseline ${dir}`, name: `webim-edge baseline (${dir})`, options: { ...WASM_WORKER, scriptPath: `${dir}/worker/shim.mjs` } });
 }
 const transports = values.transports.split(",");
 for (const t of transports) if (!TRANSPORTS.includes(t)) throw new Error(`unknown transport ${t}`);
