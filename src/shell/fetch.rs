@@ -15,7 +15,7 @@ use crate::core::route::{self, Route};
 use crate::core::settings::Settings;
 use crate::shell::environment;
 use crate::shell::forward::forward;
-use crate::shell::http::{header, read_body, response};
+use crate::shell::http::{header, read_body, response, url};
 use crate::shell::node_crypto::NodeCrypto;
 
 // The entry point is written out rather than with `#[event]`: that wrapper reads `request.cf`
@@ -56,7 +56,7 @@ async fn handle(
     now_ms: u64,
     line: &mut LogLine,
 ) -> Result<Outcome, EdgeError> {
-    let url = req.url();
+    let url = url(req);
     let (path, query) = route::path_and_query(&url);
     let event_type = match route::route(&req.method(), path)? {
         Route::Health => {
@@ -90,7 +90,7 @@ async fn deliver(
     env: &Env,
     settings: &Settings,
     event_type: EventType,
-    query: &str,
+    query: &[u8],
     now_ms: u64,
     line: &mut LogLine,
 ) -> Result<Outcome, EdgeError> {
@@ -107,7 +107,7 @@ async fn deliver(
         &NodeCrypto,
         settings,
         event_type,
-        query.as_bytes(),
+        query,
         header(req, "content-type").as_deref(),
         &body,
         now_ms,

@@ -2,11 +2,38 @@
 //! [`Reply`] copied into a runtime response.
 
 use worker::js_sys::{Reflect, Uint8Array};
-use worker::wasm_bindgen::{JsCast, JsValue};
+use worker::wasm_bindgen::{prelude::wasm_bindgen, JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::web_sys;
 
 use crate::core::reply::Reply;
+
+#[wasm_bindgen(wasm_bindgen = worker::wasm_bindgen)]
+extern "C" {
+    /// The runtime's `TextEncoder`, which encodes natively.
+    type TextEncoder;
+    #[wasm_bindgen(constructor)]
+    fn new() -> TextEncoder;
+    #[wasm_bindgen(method)]
+    fn encode(this: &TextEncoder, input: &JsValue) -> Uint8Array;
+    /// A request, seen only for its `url`.
+    type UrlOf;
+    /// `request.url`, left a JavaScript string.
+    #[wasm_bindgen(method, getter)]
+    fn url(this: &UrlOf) -> JsValue;
+}
+
+thread_local! {
+    static ENCODER: TextEncoder = TextEncoder::new();
+}
+
+/// The request URL as UTF-8 bytes. A delivery's parameters can make it 12 KB long, and
+/// `Request::url()` copies a string into the wasm one UTF-16 unit at a time in the bindings'
+/// JavaScript loop; the runtime's `TextEncoder` encodes it natively, and one copy brings the
+/// bytes in.
+pub fn url(req: &web_sys::Request) -> Vec<u8> {
+    ENCODER.with(|encoder| encoder.encode(&req.unchecked_ref::<UrlOf>().url()).to_vec())
+}
 
 /// A request header's value.
 pub fn header(req: &web_sys::Request, name: &str) -> Option<String> {
