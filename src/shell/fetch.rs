@@ -100,7 +100,7 @@ async fn deliver(
         header(req, "authorization").as_deref(),
         content_length,
     )?;
-    let body = read_body(req, settings.max_body_bytes)
+    let body = read_body(req, settings.max_body_bytes, content_length)
         .await
         .map_err(|()| EdgeError::PayloadTooLarge)?;
     let accepted = intake::accept(
