@@ -31,6 +31,7 @@ import { BENCH_CHAT, TRANSPORTS, WASM_WORKER, drive, fastOrigin, jsWorker, serve
  */
 const CONFIGS = {
   empty: { name: "empty worker (answers {} at once)", options: jsWorker("bench/empty.mjs"), floor: true },
+  "empty-flags": { name: "empty worker with webim-edge's compatibility flags", options: { ...jsWorker("bench/empty.mjs"), compatibilityFlags: WASM_WORKER.compatibilityFlags } },
   forward: { name: "forwarding alone", options: jsWorker("bench/forward-only.mjs") },
   js: { name: "JavaScript + WebCrypto", options: jsWorker("bench/js-reference.mjs") },
   edge: { name: "webim-edge (Rust/wasm)", options: WASM_WORKER },
