@@ -46,7 +46,9 @@ export default {
     const type = url.pathname.slice("/webim/".length);
     if (!url.pathname.startsWith("/webim/") || !TYPES.has(type)) return error(404, "not_found");
     if (request.method !== "POST") return error(405, "method_not_allowed");
-    const form = new URLSearchParams(await request.text());
+    // Parameters come in the query string (Webim's documented way) or in a form body.
+    const text = await request.text();
+    const form = text ? new URLSearchParams(text) : url.searchParams;
     const chat = form.get("chat");
     const signature = hexBytes(form.get("signature") ?? "");
     if (chat === null) return error(400, "missing_chat");

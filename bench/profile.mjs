@@ -4,7 +4,8 @@
 // profile of the isolate through the inspector, and prints the functions with the most self
 // time, in µs per request. Build with `npm run build -- --keep-names` first to see Rust names.
 // The profiler slows the isolate (wasm most of all), so read the shares, not the totals.
-//   usage: node bench/profile.mjs [--worker edge|js|forward] [--requests 3000] [--top 30]
+//   usage: node bench/profile.mjs [--worker edge|js|forward|empty] [--transport query|form]
+//                                 [--requests 3000] [--top 30]
 import { parseArgs } from "node:util";
 import WebSocket from "ws";
 import { WASM_WORKER, drive, fastOrigin, jsWorker, serve } from "./workerd.mjs";
@@ -12,11 +13,13 @@ import { WASM_WORKER, drive, fastOrigin, jsWorker, serve } from "./workerd.mjs";
 const { values } = parseArgs({
   options: {
     worker: { type: "string", default: "edge" },
+    transport: { type: "string", default: "query" },
     requests: { type: "string", default: "3000" },
     top: { type: "string", default: "30" },
   },
 });
-const WORKERS = { edge: WASM_WORKER, js: jsWorker("bench/js-reference.mjs"), forward: jsWorker("bench/forward-only.mjs") };
+const WORKERS = { edge: WASM_WORKER, js: jsWorker("bench/js-reference.mjs"), forward: jsWorker("bench/forward-only.mjs"), empty: jsWorker("bench/empty.mjs") };
+const TRANSPORT = values.transport;
 const REQUESTS = Number(values.requests);
 const INSPECTOR_PORT = 9329;
 
@@ -40,12 +43,12 @@ const call = (method, params = {}) =>
     ws.send(JSON.stringify({ id: lastId, method, params }));
   });
 
-await drive(served.url, 300, 8);
+await drive(served.url, 300, 8, TRANSPORT);
 await call("Profiler.enable");
 await call("Profiler.setSamplingInterval", { interval: 50 });
 await call("Profiler.start");
 const cpuBefore = served.cpuMicros();
-await drive(served.url, REQUESTS, 8);
+await drive(served.url, REQUESTS, 8, TRANSPORT);
 const cpu = (served.cpuMicros() - cpuBefore) / REQUESTS;
 const { profile } = await call("Profiler.stop");
 ws.close();
@@ -64,7 +67,7 @@ for (const node of profile.nodes) {
 const total = profile.samples.length;
 const usPerSample = (profile.endTime - profile.startTime) / total / REQUESTS;
 const busy = total - (selfSamples.get("(idle)") ?? 0);
-console.log(`\n${values.worker}: ${REQUESTS} deliveries; workerd CPU ${cpu.toFixed(0)} µs/request; isolate thread busy ${(busy * usPerSample).toFixed(0)} µs/request\n`);
+console.log(`\n${values.worker}, ${TRANSPORT}: ${REQUESTS} deliveries; workerd CPU ${cpu.toFixed(0)} µs/request; isolate thread busy ${(busy * usPerSample).toFixed(0)} µs/request\n`);
 console.log("| µs/request | % of busy | function |");
 console.log("|---|---|---|");
 for (const [name, n] of [...selfSamples].filter(([name]) => name !== "(idle)").sort((a, b) => b[1] - a[1]).slice(0, Number(values.top))) {

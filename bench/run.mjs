@@ -1,22 +1,43 @@
 #!/usr/bin/env node
 // npm run bench: the runtime benchmark. Each worker is served by workerd (through Miniflare) on
 // loopback in front of a fast local origin, and driven with the same signed 4 KB deliveries at
-// a fixed concurrency. Reports workerd's CPU time per request (from /proc schedstat), requests
-// per second and p50/p99 latency, then the sizes of the built bundle.
+// a fixed concurrency, once with the parameters in the query string (empty body, as Webim's
+// documentation describes) and once as an urlencoded form body. Reports workerd's CPU time per
+// request (from /proc schedstat) and that CPU above an empty worker's for the same transport,
+// requests per second and p50/p99 latency; then start-up (bench/cold.mjs) and the bundle sizes.
 // On a shared VM the machine's speed swings by 10-30 % over seconds, and one workerd process
 // can run a few % faster or slower than another serving the same build for its whole life.
-// So every worker is served by several processes at once, and all processes are measured in
-// short batches taken in turn, in a fresh random order each turn: the swings fall on every
-// worker alike, and each worker's figure is the mean over its processes. Identical builds
-// measured this way agree within about 2 %; read smaller differences as noise.
-// --baseline DIR adds an earlier build of webim-edge (DIR, inside this project, holds its
-// worker/shim.mjs), to compare two versions.
+// So every (worker, transport) is served by several processes at once, and all processes are
+// measured in short batches taken in turn, in a fresh random order each turn: the swings fall on
+// every worker alike, and each figure is the mean over its processes. Identical builds measured
+// this way agree within about 2 % on a quiet machine; read smaller differences as noise.
+// --workers picks configurations from CONFIGS by key (comma-separated); --transports picks
+// query, form or both. --baseline DIR[,DIR…] adds earlier builds of webim-edge (each DIR, inside
+// this project, holds its worker/shim.mjs), to compare versions.
 //   usage: node bench/run.mjs [--requests 6000] [--processes 2] [--batch 200] [--concurrency 8]
-//                             [--baseline DIR]
+//                             [--workers empty,forward,js,edge] [--transports query,form]
+//                             [--baseline DIR[,DIR…]] [--no-cold]
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { gzipSync } from "node:zlib";
-import { BENCH_CHAT, WASM_WORKER, drive, fastOrigin, jsWorker, serve } from "./workerd.mjs";
+import { coldStarts } from "./cold.mjs";
+import { BENCH_CHAT, TRANSPORTS, WASM_WORKER, drive, fastOrigin, jsWorker, serve } from "./workerd.mjs";
+
+/**
+ * Every configuration the benchmark knows. `bindings` are added to the origin's (so a
+ * configuration can set ORIGIN_FORMAT, or bind an outbox through `options`); `floor` marks the
+ * empty worker that the others are reported above. Configurations not in DEFAULT_WORKERS run
+ * when named with --workers.
+ */
+const CONFIGS = {
+  empty: { name: "empty worker (answers {} at once)", options: jsWorker("bench/empty.mjs"), floor: true },
+  "empty-flags": { name: "empty worker with webim-edge's compatibility flags", options: { ...jsWorker("bench/empty.mjs"), compatibilityFlags: WASM_WORKER.compatibilityFlags } },
+  forward: { name: "forwarding alone", options: jsWorker("bench/forward-only.mjs") },
+  js: { name: "JavaScript + WebCrypto", options: jsWorker("bench/js-reference.mjs") },
+  edge: { name: "webim-edge (Rust/wasm)", options: WASM_WORKER },
+  "edge-webim": { name: "webim-edge, Webim format to the origin", options: WASM_WORKER, bindings: { ORIGIN_FORMAT: "webim" } },
+};
+const DEFAULT_WORKERS = "empty,forward,js,edge";
 
 const { values } = parseArgs({
   options: {
@@ -24,29 +45,32 @@ const { values } = parseArgs({
     processes: { type: "string", default: "2" },
     batch: { type: "string", default: "200" },
     concurrency: { type: "string", default: "8" },
+    workers: { type: "string", default: DEFAULT_WORKERS },
+    transports: { type: "string", default: TRANSPORTS.join(",") },
     baseline: { type: "string" },
+    "no-cold": { type: "boolean", default: false },
   },
 });
 const REQUESTS = Number(values.requests);
 const PROCESSES = Number(values.processes);
 const BATCH = Number(values.batch);
-// Batches per process, so that each worker handles about REQUESTS in all.
+// Batches per process, so that each worker handles about REQUESTS in all per transport.
 const BATCHES = Math.max(1, Math.round(REQUESTS / BATCH / PROCESSES));
 const CONCURRENCY = Number(values.concurrency);
 // Enough for V8 to optimize the JavaScript and the wasm before the clock starts.
 const WARMUP = 1000;
 
-const origin = await fastOrigin();
-
-const workers = [
-  { name: "pass-through (floor)", options: jsWorker("bench/passthrough.mjs") },
-  { name: "forward only (forward floor)", options: jsWorker("bench/forward-only.mjs") },
-  { name: "JavaScript + WebCrypto", options: jsWorker("bench/js-reference.mjs") },
-  { name: "webim-edge (Rust/wasm)", options: WASM_WORKER },
-];
-if (values.baseline) {
-  workers.push({ name: `webim-edge baseline (${values.baseline})`, options: { ...WASM_WORKER, scriptPath: `${values.baseline}/worker/shim.mjs` } });
+const configs = values.workers.split(",").map((key) => {
+  if (!CONFIGS[key]) throw new Error(`unknown worker ${key}; known: ${Object.keys(CONFIGS).join(", ")}`);
+  return { key, ...CONFIGS[key] };
+});
+for (const dir of values.baseline?.split(",") ?? []) {
+  configs.push({ key: `baseline ${dir}`, name: `webim-edge baseline (${dir})`, options: { ...WASM_WORKER, scriptPath: `${dir}/worker/shim.mjs` } });
 }
+const transports = values.transports.split(",");
+for (const t of transports) if (!TRANSPORTS.includes(t)) throw new Error(`unknown transport ${t}`);
+
+const origin = await fastOrigin();
 
 /** A copy of `xs` in random order (Fisher–Yates). */
 function shuffled(xs) {
@@ -58,10 +82,12 @@ function shuffled(xs) {
   return out;
 }
 
-const instances = workers.flatMap((worker) => Array.from({ length: PROCESSES }, () => ({ worker, batches: [] })));
+const cases = transports.flatMap((transport) => configs.map((config) => ({ config, transport })));
+const instances = cases.flatMap((c) => Array.from({ length: PROCESSES }, () => ({ case: c, batches: [] })));
 for (const instance of instances) {
-  instance.served = await serve(instance.worker.options, origin.bindings, { pin: true });
-  await drive(instance.served.url, WARMUP, CONCURRENCY);
+  const { config, transport } = instance.case;
+  instance.served = await serve(config.options, { ...origin.bindings, ...config.bindings }, { pin: true });
+  await drive(instance.served.url, WARMUP, CONCURRENCY, transport);
 }
 // Each turn takes the processes in a fresh random order, after a pause that lets the last
 // one's background work settle, so that none always follows the same one.
@@ -69,23 +95,22 @@ for (let b = 0; b < BATCHES; b++) {
   for (const instance of shuffled(instances)) {
     await new Promise((resolve) => setTimeout(resolve, 50));
     const before = instance.served.cpuMicros();
-    const run = await drive(instance.served.url, BATCH, CONCURRENCY);
+    const run = await drive(instance.served.url, BATCH, CONCURRENCY, instance.case.transport);
     instance.batches.push({ cpu: (instance.served.cpuMicros() - before) / BATCH, ...run });
   }
 }
 for (const instance of instances) await instance.served.dispose();
-origin.close();
 
 const sum = (xs) => xs.reduce((a, b) => a + b, 0);
 /** The `p`th percentile of ascending `sorted`. */
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 const mean = (xs) => sum(xs) / xs.length;
-const results = workers.map((worker) => {
-  const own = instances.filter((p) => p.worker === worker);
+const results = cases.map((c) => {
+  const own = instances.filter((p) => p.case === c);
   const batches = own.flatMap((p) => p.batches);
   const latencies = batches.flatMap((r) => r.latencies).sort((a, b) => a - b);
   return {
-    name: worker.name,
+    ...c,
     cpu: mean(batches.map((r) => r.cpu)),
     perProcess: own.map((p) => mean(p.batches.map((r) => r.cpu))),
     rps: (batches.length * BATCH) / sum(batches.map((r) => r.seconds)),
@@ -94,24 +119,40 @@ const results = workers.map((worker) => {
     failures: sum(batches.map((r) => r.failures)),
   };
 });
+const find = (key, transport) => results.find((r) => r.config.key === key && r.transport === transport);
+/** CPU above the empty worker's for the same transport (the absolute figure without one). */
+const above = (r) => r.cpu - (results.find((f) => f.config.floor && f.transport === r.transport)?.cpu ?? 0);
 
-const [floor, forward, js, edge, baseline] = results;
 const requests = BATCHES * BATCH * PROCESSES;
-console.log(`\nRuntime: ${requests} signed ${BENCH_CHAT.length}-byte deliveries per worker at concurrency ${CONCURRENCY}, over ${PROCESSES} workerd processes each taking ${BATCHES} batches of ${BATCH} in turn with all others; workerd via Miniflare, loopback origin\n`);
-console.log("| worker | CPU µs/request | per process | requests/s | p50 ms | p99 ms | non-200 |");
-console.log("|---|---|---|---|---|---|---|");
+console.log(`\nRuntime: ${requests} signed ${BENCH_CHAT.length}-byte deliveries per worker and transport at concurrency ${CONCURRENCY}, over ${PROCESSES} workerd processes each taking ${BATCHES} batches of ${BATCH} in turn with all others; workerd via Miniflare, loopback origin\n`);
+console.log("| worker | transport | CPU µs/request | above empty | per process | requests/s | p50 ms | p99 ms | non-200 |");
+console.log("|---|---|---|---|---|---|---|---|---|");
 for (const r of results) {
-  console.log(`| ${r.name} | ${r.cpu.toFixed(0)} | ${r.perProcess.map((c) => c.toFixed(0)).join(", ")} | ${r.rps.toFixed(0)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.name.startsWith("pass") ? "—" : r.failures} |`);
+  console.log(`| ${r.config.name} | ${r.transport} | ${r.cpu.toFixed(0)} | ${r.config.floor ? "—" : above(r).toFixed(0)} | ${r.perProcess.map((c) => c.toFixed(0)).join(", ")} | ${r.rps.toFixed(0)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.config.floor ? "—" : r.failures} |`);
 }
-console.log(`\nCPU ratios:`);
-console.log(`- webim-edge ÷ JavaScript = ${(edge.cpu / js.cpu).toFixed(2)}; target ≤ 1.0`);
-console.log(`- webim-edge ÷ pass-through floor = ${(edge.cpu / floor.cpu).toFixed(2)}; target ≤ 1.5`);
-console.log(`- webim-edge ÷ forward floor = ${(edge.cpu / forward.cpu).toFixed(2)}; forward floor ÷ pass-through floor = ${(forward.cpu / floor.cpu).toFixed(2)}`);
-if (baseline) console.log(`- webim-edge ÷ baseline = ${(edge.cpu / baseline.cpu).toFixed(2)}; baseline ÷ JavaScript = ${(baseline.cpu / js.cpu).toFixed(2)}`);
-console.log("\nBundle (budget: 200 KB gzipped for the wasm)\n");
+console.log(`\nCPU above the empty worker, as ratios (targets: ≤ 0.75 of JavaScript, ≤ 1.5 of forwarding alone):`);
+for (const transport of transports) {
+  for (const r of results.filter((x) => x.transport === transport && !x.config.floor && x.config.key !== "js" && x.config.key !== "forward")) {
+    const js = find("js", transport);
+    const forward = find("forward", transport);
+    const parts = [];
+    if (js) parts.push(`÷ JavaScript = ${(above(r) / above(js)).toFixed(2)}`);
+    if (forward) parts.push(`÷ forwarding alone = ${(above(r) / above(forward)).toFixed(2)}`);
+    if (parts.length) console.log(`- ${transport}: ${r.config.name} ${parts.join("; ")}`);
+  }
+}
+
+if (!values["no-cold"]) await coldStarts(origin.bindings);
+origin.close();
+
+console.log("\nBundle (budget: 120 KB gzipped for the wasm and its glue)\n");
 console.log("| file | raw bytes | gzipped bytes |");
 console.log("|---|---|---|");
-for (const file of ["build/index_bg.wasm", "build/index.js"]) {
+let gzipped = 0;
+for (const file of ["build/index_bg.wasm", "build/index.js", "build/worker/shim.mjs"]) {
   const bytes = readFileSync(file);
-  console.log(`| ${file} | ${bytes.length} | ${gzipSync(bytes, { level: 9 }).length} |`);
+  const gz = gzipSync(bytes, { level: 9 }).length;
+  gzipped += gz;
+  console.log(`| ${file} | ${bytes.length} | ${gz} |`);
 }
+console.log(`| total | | ${gzipped} |`);

@@ -14,7 +14,17 @@ export const BENCH_CHAT = (() => {
   for (let i = 0; chat.length < 4096; i++) chat = sampleChat({ note: "Комментарий оператора 🙂 ".repeat(i) });
   return chat;
 })();
-const { init } = delivery(BENCH_CHAT);
+/**
+ * The two ways Webim can hand over a delivery's parameters: in the query string with an empty
+ * body (what Webim's documentation describes), or as an urlencoded form body.
+ */
+export const TRANSPORTS = ["query", "form"];
+const REQUESTS = Object.fromEntries(
+  TRANSPORTS.map((transport) => {
+    const { query, init } = delivery(BENCH_CHAT, { form: transport === "form" });
+    return [transport, { path: `/webim/chat_started${query}`, headers: init.headers ?? {}, body: init.body ?? "" }];
+  }),
+);
 
 /** A loopback origin that answers 204 at once, and the bindings that point a worker at it. */
 export async function fastOrigin() {
@@ -29,18 +39,20 @@ export async function fastOrigin() {
 
 /**
  * Sends the delivery `count` times to `url`'s /webim/chat_started over `concurrency` keep-alive
- * connections; the seconds it took, every latency in ms (unsorted), and how many were not 200.
+ * connections, its parameters carried by `transport` ("query" or "form"); the seconds it took,
+ * every latency in ms (unsorted), and how many were not 200.
  */
-export async function drive(url, count, concurrency) {
+export async function drive(url, count, concurrency, transport = "form") {
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-  const target = new URL("/webim/chat_started", url);
+  const { path, headers, body } = REQUESTS[transport];
+  const target = new URL(path, url);
   const latencies = [];
   let failures = 0;
   let next = 0;
   const one = () =>
     new Promise((resolve, reject) => {
       const started = process.hrtime.bigint();
-      const req = http.request(target, { method: "POST", agent, headers: init.headers }, (res) => {
+      const req = http.request(target, { method: "POST", agent, headers }, (res) => {
         res.resume();
         res.on("end", () => {
           if (res.statusCode !== 200) failures++;
@@ -49,7 +61,7 @@ export async function drive(url, count, concurrency) {
         });
       });
       req.on("error", reject);
-      req.end(init.body);
+      req.end(body);
     });
   const lane = async () => {
     while (next < count) {

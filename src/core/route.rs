@@ -60,14 +60,30 @@ fn admin(method: &str, path: &str) -> Option<AdminRoute> {
     }
 }
 
-/// The path and query (without `?`) of an absolute request URL; the fragment is dropped.
-pub fn path_and_query(url: &str) -> (&str, &str) {
-    let after_scheme = url.find("://").map_or(0, |at| at + 3);
-    let target = url[after_scheme..]
-        .find('/')
-        .map_or("/", |at| &url[after_scheme + at..]);
-    let target = target.split_once('#').map_or(target, |(before, _)| before);
-    target.split_once('?').unwrap_or((target, ""))
+/// The path and query (without `?`) of an absolute request URL, given as its UTF-8 bytes; the
+/// fragment is dropped. The query stays bytes, as the parameters are read from bytes. A path
+/// that is not UTF-8 (never the case for a URL the runtime hands over) is empty, so it routes
+/// nowhere.
+pub fn path_and_query(url: &[u8]) -> (&str, &[u8]) {
+    // The scheme ends at the first `/`, when that is the first of `://`.
+    let after_scheme = match memchr::memchr(b'/', url) {
+        Some(at) if at > 0 && url[at - 1] == b':' && url.get(at + 1) == Some(&b'/') => at + 2,
+        _ => 0,
+    };
+    let target = memchr::memchr(b'/', &url[after_scheme..])
+        .map_or(&b"/"[..], |at| &url[after_scheme + at..]);
+    let (path, query) = match memchr::memchr2(b'?', b'#', target) {
+        Some(at) if target[at] == b'?' => {
+            let rest = &target[at + 1..];
+            (
+                &target[..at],
+                memchr::memchr(b'#', rest).map_or(rest, |end| &rest[..end]),
+            )
+        }
+        Some(at) => (&target[..at], &b""[..]),
+        None => (target, &b""[..]),
+    };
+    (std::str::from_utf8(path).unwrap_or(""), query)
 }
 
 #[cfg(test)]
@@ -125,19 +141,34 @@ mod tests {
 
     #[test]
     fn request_targets() {
+        let split = |url: &str| {
+            let (path, query) = path_and_query(url.as_bytes());
+            (path.to_owned(), String::from_utf8(query.to_vec()).unwrap())
+        };
+        let owned = |path: &str, query: &str| (path.to_owned(), query.to_owned());
         assert_eq!(
-            path_and_query("https://edge.example/webim/chat_started?chat=1&b"),
-            ("/webim/chat_started", "chat=1&b")
+            split("https://edge.example/webim/chat_started?chat=1&b"),
+            owned("/webim/chat_started", "chat=1&b")
         );
         assert_eq!(
-            path_and_query("http://127.0.0.1:8787/healthz"),
-            ("/healthz", "")
+            split("http://127.0.0.1:8787/healthz"),
+            owned("/healthz", "")
         );
-        assert_eq!(path_and_query("https://edge.example"), ("/", ""));
+        assert_eq!(split("https://edge.example"), owned("/", ""));
         assert_eq!(
-            path_and_query("https://edge.example/a?x=%3F?y#frag"),
-            ("/a", "x=%3F?y")
+            split("https://edge.example/a?x=%3F?y#frag"),
+            owned("/a", "x=%3F?y")
         );
-        assert_eq!(path_and_query("https://edge.example/a#f?x"), ("/a", ""));
+        assert_eq!(split("https://edge.example/a#f?x"), owned("/a", ""));
+        assert_eq!(
+            split("https://edge.example/a?u=https://x.example/b"),
+            owned("/a", "u=https://x.example/b")
+        );
+        assert_eq!(split("/relative?x"), owned("/relative", "x"));
+        assert_eq!(
+            split("/relative?u=https://x.example/b"),
+            owned("/relative", "u=https://x.example/b")
+        );
+        assert_eq!(path_and_query(b"https://e.example/\xff?x"), ("", &b"x"[..]));
     }
 }

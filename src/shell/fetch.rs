@@ -18,7 +18,7 @@ use crate::core::settings::Settings;
 use crate::shell::admin;
 use crate::shell::environment;
 use crate::shell::forward::forward;
-use crate::shell::http::{header, read_body, response};
+use crate::shell::http::{header, read_body, response, url};
 use crate::shell::node_crypto::NodeCrypto;
 use crate::shell::outbox as shell_outbox;
 
@@ -60,7 +60,7 @@ async fn handle(
     now_ms: u64,
     line: &mut LogLine,
 ) -> Result<Outcome, EdgeError> {
-    let url = req.url();
+    let url = url(req);
     let (path, query) = route::path_and_query(&url);
     let event_type = match route::route(&req.method(), path)? {
         Route::Health => {
@@ -99,7 +99,7 @@ async fn deliver(
     env: &Env,
     settings: &Settings,
     event_type: EventType,
-    query: &str,
+    query: &[u8],
     now_ms: u64,
     line: &mut LogLine,
 ) -> Result<Outcome, EdgeError> {
@@ -109,14 +109,14 @@ async fn deliver(
         header(req, "authorization").as_deref(),
         content_length,
     )?;
-    let body = read_body(req, settings.max_body_bytes)
+    let body = read_body(req, settings.max_body_bytes, content_length)
         .await
         .map_err(|()| EdgeError::PayloadTooLarge)?;
     let accepted = intake::accept(
         &NodeCrypto,
         settings,
         event_type,
-        query.as_bytes(),
+        query,
         header(req, "content-type").as_deref(),
         &body,
         now_ms,

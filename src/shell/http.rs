@@ -2,25 +2,79 @@
 //! [`Reply`] copied into a runtime response.
 
 use worker::js_sys::{Reflect, Uint8Array};
-use worker::wasm_bindgen::{JsCast, JsValue};
+use worker::wasm_bindgen::{prelude::wasm_bindgen, JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::web_sys;
 
 use crate::core::reply::Reply;
+
+#[wasm_bindgen(wasm_bindgen = worker::wasm_bindgen)]
+extern "C" {
+    /// The runtime's `TextEncoder`, which encodes natively.
+    type TextEncoder;
+    #[wasm_bindgen(constructor)]
+    fn new() -> TextEncoder;
+    #[wasm_bindgen(method)]
+    fn encode(this: &TextEncoder, input: &JsValue) -> Uint8Array;
+    /// A request, seen only for its `url`.
+    type UrlOf;
+    /// `request.url`, left a JavaScript string.
+    #[wasm_bindgen(method, getter)]
+    fn url(this: &UrlOf) -> JsValue;
+}
+
+thread_local! {
+    static ENCODER: TextEncoder = TextEncoder::new();
+}
+
+/// The request URL as UTF-8 bytes. A delivery's parameters can make it 12 KB long, and
+/// `Request::url()` copies a string into the wasm one UTF-16 unit at a time in the bindings'
+/// JavaScript loop; the runtime's `TextEncoder` encodes it natively, and one copy brings the
+/// bytes in.
+pub fn url(req: &web_sys::Request) -> Vec<u8> {
+    ENCODER.with(|encoder| encoder.encode(&req.unchecked_ref::<UrlOf>().url()).to_vec())
+}
 
 /// A request header's value.
 pub fn header(req: &web_sys::Request, name: &str) -> Option<String> {
     req.headers().get(name).ok().flatten()
 }
 
-/// The body, read chunk by chunk and never held beyond `limit` + 1 bytes: `Err(())` when it is
-/// longer than `limit` (the rest is cancelled unread) or cannot be read.
-pub async fn read_body(req: &web_sys::Request, limit: u64) -> Result<Vec<u8>, ()> {
+/// The body, never held beyond `limit` + 1 bytes: `Err(())` when it is longer than `limit` or
+/// cannot be read. `declared` is the request's `content-length`, already checked against
+/// `limit` (intake step 2). A body declared empty is not read. A body of declared length is read
+/// in one call: the runtime's HTTP server reads exactly that many bytes, and one call costs less
+/// than a reader's round trip per chunk. Any other body is read chunk by chunk, and the rest is
+/// cancelled unread once `limit` is passed.
+pub async fn read_body(
+    req: &web_sys::Request,
+    limit: u64,
+    declared: Option<u64>,
+) -> Result<Vec<u8>, ()> {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    match declared {
+        Some(0) => Ok(Vec::new()),
+        Some(len) if len <= limit as u64 => {
+            let buffer = JsFuture::from(req.array_buffer().map_err(|_| ())?)
+                .await
+                .map_err(|_| ())?;
+            let body = Uint8Array::new(&buffer);
+            // A length the runtime did not hold the body to is refused all the same.
+            if body.length() as usize > limit {
+                return Err(());
+            }
+            Ok(body.to_vec())
+        }
+        _ => read_chunks(req, limit).await,
+    }
+}
+
+/// The body read chunk by chunk; `Err(())` as soon as it passes `limit`.
+async fn read_chunks(req: &web_sys::Request, limit: usize) -> Result<Vec<u8>, ()> {
     let Some(stream) = req.body() else {
         return Ok(Vec::new());
     };
     let reader: web_sys::ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
-    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
     let mut body = Vec::new();
     loop {
         let chunk = JsFuture::from(reader.read()).await.map_err(|_| ())?;

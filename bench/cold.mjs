@@ -1,0 +1,62 @@
+// Start-up of a cold isolate: what it costs to load a worker (for webim-edge: compile and
+// instantiate the wasm) and answer its first request, against the JavaScript reference.
+// Each start is a fresh workerd process (through Miniflare); its CPU time once it is ready, less
+// that of the same start with the empty worker, is the worker's own load cost; then one delivery
+// (query string) is timed from the client, with the CPU workerd spent on it, and a second one
+// for comparison. Starts of the three workers are taken in turn, in a fresh random order.
+//   usage: node bench/cold.mjs [--starts 6]   (npm run bench runs it with the default)
+import { parseArgs } from "node:util";
+import { WASM_WORKER, drive, fastOrigin, jsWorker, serve } from "./workerd.mjs";
+
+const WORKERS = [
+  { key: "empty", name: "empty worker", options: jsWorker("bench/empty.mjs") },
+  { key: "js", name: "JavaScript + WebCrypto", options: jsWorker("bench/js-reference.mjs") },
+  { key: "edge", name: "webim-edge (Rust/wasm)", options: WASM_WORKER },
+];
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+/** One cold start of `worker`: load CPU, then the first and second requests' latency and CPU. */
+async function once(worker, bindings) {
+  const served = await serve(worker.options, bindings, { pin: true });
+  const loaded = served.cpuMicros();
+  const first = await drive(served.url, 1, 1, "query");
+  const afterFirst = served.cpuMicros();
+  const second = await drive(served.url, 1, 1, "query");
+  const afterSecond = served.cpuMicros();
+  await served.dispose();
+  if (first.failures || second.failures) throw new Error(`${worker.name}: cold request failed`);
+  return {
+    loadCpu: loaded / 1000,
+    firstMs: first.latencies[0],
+    firstCpu: (afterFirst - loaded) / 1000,
+    secondMs: second.latencies[0],
+    secondCpu: (afterSecond - afterFirst) / 1000,
+  };
+}
+
+/** Measures `starts` cold starts of each worker and prints a table (figures in ms, medians). */
+export async function coldStarts(bindings, starts = 6) {
+  const runs = new Map(WORKERS.map((w) => [w.key, []]));
+  for (let i = 0; i < starts; i++) {
+    for (const worker of [...WORKERS].sort(() => Math.random() - 0.5)) runs.get(worker.key).push(await once(worker, bindings));
+  }
+  const med = (key, field) => median(runs.get(key).map((r) => r[field]));
+  console.log(`\nStart-up of a cold isolate: medians of ${starts} fresh workerd processes per worker, taken in turn; ms. "Load CPU" is workerd's CPU until ready, less the empty worker's (${med("empty", "loadCpu").toFixed(1)} ms)\n`);
+  console.log("| worker | load CPU above empty | 1st request: latency | 1st request: CPU | 2nd request: latency | 2nd request: CPU |");
+  console.log("|---|---|---|---|---|---|");
+  for (const w of WORKERS) {
+    const load = w.key === "empty" ? "—" : (med(w.key, "loadCpu") - med("empty", "loadCpu")).toFixed(1);
+    console.log(`| ${w.name} | ${load} | ${med(w.key, "firstMs").toFixed(1)} | ${med(w.key, "firstCpu").toFixed(1)} | ${med(w.key, "secondMs").toFixed(1)} | ${med(w.key, "secondCpu").toFixed(1)} |`);
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { values } = parseArgs({ options: { starts: { type: "string", default: "6" } } });
+  const origin = await fastOrigin();
+  await coldStarts(origin.bindings, Number(values.starts));
+  origin.close();
+}
