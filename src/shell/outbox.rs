@@ -14,7 +14,7 @@
 
 use std::cell::Cell;
 
-use percent_encoding::{percent_decode_str, utf8_percent_encode, NON_ALPHANUMERIC};
+use percent_encoding::{percent_decode, utf8_percent_encode, NON_ALPHANUMERIC};
 use serde::Serialize;
 use worker::js_sys::{self, Uint8Array};
 // `#[durable_object]` derives code that names `wasm_bindgen` at the crate path.
@@ -115,10 +115,14 @@ fn status_reply(status: u16, word: &str, id: &str) -> Result<Response> {
 /// A query parameter of a request from the worker (which percent-encodes every value). Read
 /// without `Request::url`, whose URL parser would add much to the wasm.
 fn query(url: &str, key: &str) -> Option<String> {
-    let (_, query) = route::path_and_query(url);
-    query.split('&').find_map(|pair| {
-        let (k, v) = pair.split_once('=')?;
-        (k == key).then(|| percent_decode_str(v).decode_utf8_lossy().into_owned())
+    let (_, query) = route::path_and_query(url.as_bytes());
+    query.split(|&b| b == b'&').find_map(|pair| {
+        let at = pair.iter().position(|&b| b == b'=')?;
+        (&pair[..at] == key.as_bytes()).then(|| {
+            percent_decode(&pair[at + 1..])
+                .decode_utf8_lossy()
+                .into_owned()
+        })
     })
 }
 
@@ -232,7 +236,7 @@ impl DurableObject for ChatOutbox {
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
         let url = req.inner().url();
-        let path = route::path_and_query(&url).0.to_string();
+        let path = route::path_and_query(url.as_bytes()).0.to_string();
         let query = |key| query(&url, key);
         let method = req.method();
         match (method, path.as_str()) {
