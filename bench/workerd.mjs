@@ -19,12 +19,22 @@ export const BENCH_CHAT = (() => {
  * body (what Webim's documentation describes), or as an urlencoded form body.
  */
 export const TRANSPORTS = ["query", "form"];
-const REQUESTS = Object.fromEntries(
-  TRANSPORTS.map((transport) => {
-    const { query, init } = delivery(BENCH_CHAT, { form: transport === "form" });
-    return [transport, { path: `/webim/chat_started${query}`, headers: init.headers ?? {}, body: init.body ?? "" }];
-  }),
-);
+/** The request for `chat` over `transport`. */
+function request(chat, transport) {
+  const { query, init } = delivery(chat, { form: transport === "form" });
+  return { path: `/webim/chat_started${query}`, headers: init.headers ?? {}, body: init.body ?? "" };
+}
+const REQUESTS = Object.fromEntries(TRANSPORTS.map((transport) => [transport, request(BENCH_CHAT, transport)]));
+let distinctEvents = 0;
+/**
+ * A new event of the benchmark chat, signed: what the outbox must store anew. Every
+ * `perChat` events share a chat (so its object), as a chat's events do.
+ */
+function distinctRequest(transport, perChat) {
+  const n = distinctEvents++;
+  const chat = BENCH_CHAT.replace('"id":4242', `"id":"bench-${process.pid}-${Math.floor(n / perChat)}","event":${n}`);
+  return request(chat, transport);
+}
 
 /** A loopback origin that answers 204 at once, and the bindings that point a worker at it. */
 export async function fastOrigin() {
@@ -39,23 +49,23 @@ export async function fastOrigin() {
 
 /**
  * Sends the delivery `count` times to `url`'s /webim/chat_started over `concurrency` keep-alive
- * connections, its parameters carried by `transport` ("query" or "form"); the seconds it took,
- * every latency in ms (unsorted), and how many were not 200.
+ * connections, its parameters carried by `transport` ("query" or "form"); with `distinct: N`,
+ * each request is a new event, N to a chat (for the outbox, which answers repeats as duplicates). The
+ * seconds it took, every latency in ms (unsorted), and how many were not 2xx.
  */
-export async function drive(url, count, concurrency, transport = "form") {
+export async function drive(url, count, concurrency, transport = "form", { distinct = 0 } = {}) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-  const { path, headers, body } = REQUESTS[transport];
-  const target = new URL(path, url);
   const latencies = [];
   let failures = 0;
   let next = 0;
   const one = () =>
     new Promise((resolve, reject) => {
+      const { path, headers, body } = distinct ? distinctRequest(transport, distinct) : REQUESTS[transport];
       const started = process.hrtime.bigint();
-      const req = http.request(target, { method: "POST", agent, headers }, (res) => {
+      const req = http.request(new URL(path, url), { method: "POST", agent, headers }, (res) => {
         res.resume();
         res.on("end", () => {
-          if (res.statusCode !== 200) failures++;
+          if (res.statusCode < 200 || res.statusCode > 299) failures++;
           latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
           resolve();
         });
