@@ -4,7 +4,7 @@
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use worker::js_sys::Uint8Array;
 use worker::wasm_bindgen::{prelude::wasm_bindgen, JsValue};
-use worker::{web_sys, Date, Env, KvStore, Method, Queue, QueueContentType, RawMessageBuilder};
+use worker::{web_sys, Date, Env, KvStore, Queue, QueueContentType, RawMessageBuilder};
 
 use crate::core::delivery::{self, Fallback, Lookup, Mode};
 use crate::core::error::EdgeError;
@@ -170,7 +170,7 @@ async fn store(env: &Env, accepted: &intake::Accepted) -> Outcome {
         None => "/events".to_string(),
     };
     let id = || event.id.clone();
-    match shell_outbox::call(env, &object, Method::Post, &path, Some(event.body.clone())).await {
+    match shell_outbox::call(env, &object, "POST", &path, Some(event.body.clone())).await {
         Ok((202, _)) => Outcome::Queued { id: id() },
         Ok((200, _)) => Outcome::Duplicate { id: id() },
         _ => Outcome::Failed(EdgeError::StorageUnavailable),
