@@ -217,6 +217,17 @@ pub enum Outcome {
     Dead,
 }
 
+impl Outcome {
+    /// The log line's `outcome` for this attempt.
+    pub fn code(self) -> &'static str {
+        match self {
+            Outcome::Delivered => "delivered",
+            Outcome::Retry { .. } => "retry",
+            Outcome::Dead => "dead",
+        }
+    }
+}
+
 /// The event's next state after attempt number `attempts` (1-based, this attempt included)
 /// was answered with `answer` at `now_ms`.
 pub fn after_attempt(
@@ -262,18 +273,30 @@ pub fn in_order(records: &[Record]) -> Vec<&Record> {
         .iter()
         .filter(|r| r.state != State::Pending)
         .collect();
-    finished.sort_by_key(|r| (r.finished_at_ms, r.seq));
+    sort_by_key(&mut finished, |r| (r.finished_at_ms, r.seq));
     let mut pending: Vec<&Record> = records
         .iter()
         .filter(|r| r.state == State::Pending)
         .collect();
-    pending.sort_by_key(|r| order_key(r));
+    sort_by_key(&mut pending, |r| order_key(r));
     if let Some(front) = front(records) {
         pending.retain(|r| r.id != front.id);
         pending.insert(0, front);
     }
     finished.extend(pending);
     finished
+}
+
+/// A stable sort by key, by insertion: a chat holds few events, and the standard library's
+/// sort would add about 14 KB of code to the wasm (two key types, two copies).
+fn sort_by_key<T, K: Ord>(items: &mut [T], key: impl Fn(&T) -> K) {
+    for i in 1..items.len() {
+        let mut j = i;
+        while j > 0 && key(&items[j - 1]) > key(&items[j]) {
+            items.swap(j - 1, j);
+            j -= 1;
+        }
+    }
 }
 
 /// A dead event as the alert announces it (SPEC §11): no chat content.
@@ -477,6 +500,13 @@ mod tests {
             after_attempt(&OriginAnswer::default(), 3, 0, &POLICY),
             Outcome::Dead
         );
+        let codes = [
+            Outcome::Delivered,
+            Outcome::Retry { next_at_ms: 0 },
+            Outcome::Dead,
+        ]
+        .map(Outcome::code);
+        assert_eq!(codes, ["delivered", "retry", "dead"]);
     }
 
     #[test]
@@ -538,6 +568,24 @@ mod tests {
         assert_eq!(State::parse("dead"), Some(State::Dead));
         assert_eq!(State::parse("held"), None);
         assert_eq!(status_word(&OriginAnswer::default()), "no_answer");
+    }
+
+    #[test]
+    fn the_insertion_sort_orders_like_the_standard_stable_sort() {
+        let mut seed = 7u32;
+        for len in 0..60 {
+            let items: Vec<(u8, usize)> = (0..len)
+                .map(|i| {
+                    seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                    ((seed >> 16) as u8 % 5, i)
+                })
+                .collect();
+            let mut ours = items.clone();
+            sort_by_key(&mut ours, |x| x.0);
+            let mut std = items;
+            std.sort_by_key(|x| x.0);
+            assert_eq!(ours, std);
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! index for `/admin/dead` and replays, the chat's own object for `/admin/chats/{id}`.
 
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
-use worker::{web_sys, Env, Method};
+use worker::{web_sys, Env};
 
 use crate::core::admin;
 use crate::core::error::EdgeError;
@@ -28,15 +28,9 @@ pub async fn handle(
         environment::bindings(env).outbox,
     )?;
     let reply = match route {
-        AdminRoute::Dead => ask(env, DEAD_INDEX, Method::Get, "/index/dead").await?,
+        AdminRoute::Dead => ask(env, DEAD_INDEX, "GET", "/index/dead").await?,
         AdminRoute::Chat(chat_id) => {
-            ask(
-                env,
-                &object_name(Some(&chat_id), ""),
-                Method::Get,
-                "/events",
-            )
-            .await?
+            ask(env, &object_name(Some(&chat_id), ""), "GET", "/events").await?
         }
         AdminRoute::Replay(event_id) => replay(env, &event_id).await?,
     };
@@ -47,32 +41,20 @@ pub async fn handle(
 /// it off the index.
 async fn replay(env: &Env, event_id: &str) -> Result<Reply, EdgeError> {
     let id = utf8_percent_encode(event_id, NON_ALPHANUMERIC).to_string();
-    let found = ask(
-        env,
-        DEAD_INDEX,
-        Method::Get,
-        &format!("/index/chat?id={id}"),
-    )
-    .await?;
+    let found = ask(env, DEAD_INDEX, "GET", &format!("/index/chat?id={id}")).await?;
     let chat_id = String::from_utf8(found.body).map_err(|_| EdgeError::StorageUnavailable)?;
     let object = object_name(Some(chat_id.as_str()).filter(|c| !c.is_empty()), event_id);
-    let replayed = ask(env, &object, Method::Post, &format!("/replay?id={id}")).await;
+    let replayed = ask(env, &object, "POST", &format!("/replay?id={id}")).await;
     // Replayed, or not dead there any more: either way the index entry is stale now.
     if matches!(replayed, Ok(_) | Err(EdgeError::NotFound)) {
-        let _ = ask(
-            env,
-            DEAD_INDEX,
-            Method::Post,
-            &format!("/index/undead?id={id}"),
-        )
-        .await;
+        let _ = ask(env, DEAD_INDEX, "POST", &format!("/index/undead?id={id}")).await;
     }
     replayed
 }
 
 /// Calls an outbox object; its 2xx answer as the reply, its 404 as `not_found`, anything else
 /// (or no answer) as `storage_unavailable`.
-async fn ask(env: &Env, object: &str, method: Method, path: &str) -> Result<Reply, EdgeError> {
+async fn ask(env: &Env, object: &str, method: &str, path: &str) -> Result<Reply, EdgeError> {
     let (status, body) = call(env, object, method, path, None)
         .await
         .map_err(|_| EdgeError::StorageUnavailable)?;

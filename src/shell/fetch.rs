@@ -3,8 +3,11 @@
 
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use worker::js_sys::Uint8Array;
+use worker::js_sys::{Object, Promise, Reflect};
+use worker::wasm_bindgen::JsCast;
 use worker::wasm_bindgen::{prelude::wasm_bindgen, JsValue};
-use worker::{web_sys, Date, Env, KvStore, Method, Queue, QueueContentType, RawMessageBuilder};
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::{web_sys, Date, Env};
 
 use crate::core::delivery::{self, Fallback, Lookup, Mode};
 use crate::core::error::EdgeError;
@@ -125,9 +128,9 @@ async fn deliver(
     let event = &accepted.event;
 
     let mode = delivery::mode(environment::bindings(env));
-    let dedup = env.kv("DEDUP").ok().filter(|_| mode != Mode::Outbox);
+    let dedup = kv(env, "DEDUP").filter(|_| mode != Mode::Outbox);
     if let Some(kv) = &dedup {
-        let lookup = match kv.get(&event.id).text().await {
+        let lookup = match kv_text(kv, &event.id).await {
             Ok(Some(_)) => Lookup::Seen,
             Ok(None) => Lookup::Unseen,
             Err(_) => Lookup::Failed,
@@ -170,7 +173,7 @@ async fn store(env: &Env, accepted: &intake::Accepted) -> Outcome {
         None => "/events".to_string(),
     };
     let id = || event.id.clone();
-    match shell_outbox::call(env, &object, Method::Post, &path, Some(event.body.clone())).await {
+    match shell_outbox::call(env, &object, "POST", &path, Some(event.body.clone())).await {
         Ok((202, _)) => Outcome::Queued { id: id() },
         Ok((200, _)) => Outcome::Duplicate { id: id() },
         _ => Outcome::Failed(EdgeError::StorageUnavailable),
@@ -187,18 +190,76 @@ async fn direct(settings: &Settings, event: &Event, line: &mut LogLine) -> Outco
 /// Puts the event on the queue, or says why it must go directly.
 async fn enqueue(env: &Env, event: &Event) -> Result<(), Fallback> {
     delivery::fits_queue(event.body.len())?;
-    let queue: Queue = env.queue("EVENTS").map_err(|_| Fallback::EnqueueFailed)?;
+    let queue = binding(env, "EVENTS").ok_or(Fallback::EnqueueFailed)?;
     let body = Uint8Array::from(event.body.as_slice());
-    queue
-        .send_raw(RawMessageBuilder::new(body.into()).build_with_content_type(QueueContentType::V8))
+    let options = Object::new();
+    Reflect::set(&options, &"contentType".into(), &"v8".into())
+        .map_err(|_| Fallback::EnqueueFailed)?;
+    let sent = queue
+        .unchecked_into::<QueueBinding>()
+        .send(&body, &options)
+        .map_err(|_| Fallback::EnqueueFailed)?;
+    JsFuture::from(sent)
         .await
+        .map(|_| ())
         .map_err(|_| Fallback::EnqueueFailed)
 }
 
 /// Remembers a delivered or queued id for the dedup window. A failed write only means a
 /// later retry of the same call may be delivered again.
-async fn record(kv: &KvStore, id: &str, outcome: &str, ttl_seconds: u64) {
-    if let Ok(put) = kv.put(id, outcome) {
-        let _ = put.expiration_ttl(ttl_seconds).execute().await;
+async fn record(kv: &Kv, id: &str, outcome: &str, ttl_seconds: u64) {
+    let options = Object::new();
+    if Reflect::set(
+        &options,
+        &"expirationTtl".into(),
+        &JsValue::from_f64(ttl_seconds as f64),
+    )
+    .is_err()
+    {
+        return;
     }
+    if let Ok(put) = kv.put(id, outcome, &options) {
+        let _ = JsFuture::from(put).await;
+    }
+}
+
+// KV and the queue are called directly: worker's wrappers serialize their options (and a
+// stored string) through serde-wasm-bindgen, which brought that serializer and float
+// formatting into the wasm.
+#[wasm_bindgen(wasm_bindgen = worker::wasm_bindgen, js_sys = worker::js_sys)]
+extern "C" {
+    /// A KV namespace binding.
+    #[wasm_bindgen(extends = Object)]
+    type Kv;
+    #[wasm_bindgen(method, catch)]
+    fn get(this: &Kv, key: &str, options: &Object) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(method, catch)]
+    fn put(this: &Kv, key: &str, value: &str, options: &Object) -> Result<Promise, JsValue>;
+
+    /// A queue producer binding.
+    #[wasm_bindgen(extends = Object)]
+    type QueueBinding;
+    #[wasm_bindgen(method, catch)]
+    fn send(this: &QueueBinding, body: &Uint8Array, options: &Object) -> Result<Promise, JsValue>;
+}
+
+/// A binding that is defined.
+fn binding(env: &Env, name: &str) -> Option<JsValue> {
+    Reflect::get(env, &JsValue::from_str(name))
+        .ok()
+        .filter(|value| !value.is_undefined())
+}
+
+/// A KV binding: defined, and one whose properties can be read (as worker's wrapper required).
+fn kv(env: &Env, name: &str) -> Option<Kv> {
+    let kv = binding(env, name)?;
+    Reflect::get(&kv, &JsValue::from_str("get")).ok()?;
+    Some(kv.unchecked_into())
+}
+
+/// `kv.get(key, {type: "text"})`: the stored text, if any.
+async fn kv_text(kv: &Kv, key: &str) -> Result<Option<String>, JsValue> {
+    let options = Object::new();
+    Reflect::set(&options, &"type".into(), &"text".into())?;
+    Ok(JsFuture::from(kv.get(key, &options)?).await?.as_string())
 }

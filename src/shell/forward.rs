@@ -4,7 +4,7 @@
 use worker::js_sys::{self, Uint8Array};
 use worker::wasm_bindgen::JsCast;
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::{web_sys, Date, Headers};
+use worker::{web_sys, Date};
 
 use crate::core::event::Event;
 use crate::core::origin::OriginRequest;
@@ -29,7 +29,11 @@ pub async fn forward(settings: &Settings, event: &Event) -> OriginAnswer {
 /// anywhere but the configured URL; the runtime's own timer aborts the attempt, reading the
 /// response included.
 pub async fn send(request: &OriginRequest<'_>, timeout_ms: u32) -> OriginAnswer {
-    let headers = Headers::new();
+    // web_sys' Headers: worker's wrapper converts errors through its own error type, which
+    // adds that code to the wasm.
+    let Ok(headers) = web_sys::Headers::new() else {
+        return OriginAnswer::default();
+    };
     for (name, value) in &request.headers {
         if headers.set(name, value).is_err() {
             return OriginAnswer::default();
@@ -37,7 +41,7 @@ pub async fn send(request: &OriginRequest<'_>, timeout_ms: u32) -> OriginAnswer 
     }
     let init = web_sys::RequestInit::new();
     init.set_method("POST");
-    init.set_headers(headers.as_ref());
+    init.set_headers(&headers);
     init.set_redirect(web_sys::RequestRedirect::Manual);
     init.set_body(&Uint8Array::from(request.body.as_ref()));
     init.set_signal(Some(&web_sys::AbortSignal::timeout_with_u32(timeout_ms)));

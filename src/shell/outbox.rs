@@ -16,14 +16,13 @@ use std::cell::Cell;
 
 use percent_encoding::{percent_decode, utf8_percent_encode, NON_ALPHANUMERIC};
 use serde::Serialize;
-use worker::js_sys::{self, Uint8Array};
-// `#[durable_object]` derives code that names `wasm_bindgen` at the crate path.
+use worker::js_sys::{self, Array, Uint8Array};
+// The exported class's derive names `wasm_bindgen` at the crate path.
 use worker::wasm_bindgen;
-use worker::wasm_bindgen::JsValue;
-use worker::{
-    durable_object, web_sys, Date, DurableObject, Env, Method, Request, Response, Result,
-    ScheduledTime, SqlStorage, SqlStorageValue, State, Stub,
-};
+use worker::wasm_bindgen::prelude::wasm_bindgen;
+use worker::wasm_bindgen::{JsCast, JsValue};
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::{web_sys, Env};
 
 use crate::core::event::{Event, EventType};
 use crate::core::log_line::LogLine;
@@ -37,6 +36,67 @@ use crate::shell::environment;
 use crate::shell::fetch::log;
 use crate::shell::forward::{forward, send};
 use crate::shell::http::response;
+
+// The runtime's objects, bound directly: worker's `#[durable_object]` class and its
+// Request/Response/Stub/SQL wrappers added about 16 KB (gzipped) to the wasm.
+#[wasm_bindgen(wasm_bindgen = worker::wasm_bindgen, js_sys = worker::js_sys)]
+extern "C" {
+    /// The object's `state` (`DurableObjectState`).
+    #[wasm_bindgen(extends = js_sys::Object)]
+    pub type State;
+    #[wasm_bindgen(method, getter)]
+    fn storage(this: &State) -> Storage;
+
+    /// `state.storage`.
+    #[wasm_bindgen(extends = js_sys::Object)]
+    type Storage;
+    #[wasm_bindgen(method, getter)]
+    fn sql(this: &Storage) -> SqlStorage;
+    /// Takes the absolute time in unix ms.
+    #[wasm_bindgen(method, catch, js_name = setAlarm)]
+    fn set_alarm(this: &Storage, at_ms: f64) -> std::result::Result<js_sys::Promise, JsValue>;
+    #[wasm_bindgen(method, catch, js_name = getAlarm)]
+    fn get_alarm(this: &Storage) -> std::result::Result<js_sys::Promise, JsValue>;
+    #[wasm_bindgen(method, catch, js_name = deleteAll)]
+    fn delete_all(this: &Storage) -> std::result::Result<js_sys::Promise, JsValue>;
+
+    /// `state.storage.sql`.
+    #[wasm_bindgen(extends = js_sys::Object)]
+    type SqlStorage;
+    #[wasm_bindgen(method, catch, variadic, js_name = exec)]
+    fn exec_array(
+        this: &SqlStorage,
+        query: &str,
+        bindings: Array,
+    ) -> std::result::Result<SqlCursor, JsValue>;
+
+    /// The cursor `exec` returns.
+    #[wasm_bindgen(extends = js_sys::Object)]
+    type SqlCursor;
+    /// Its rows as arrays of values.
+    #[wasm_bindgen(method)]
+    fn raw(this: &SqlCursor) -> js_sys::Iterator;
+
+    /// A Durable Object namespace binding.
+    #[wasm_bindgen(extends = js_sys::Object)]
+    type Namespace;
+    #[wasm_bindgen(method, catch, js_name = idFromName)]
+    fn id_from_name(this: &Namespace, name: &str) -> std::result::Result<JsValue, JsValue>;
+    #[wasm_bindgen(method, catch)]
+    fn get(this: &Namespace, id: &JsValue) -> std::result::Result<Stub, JsValue>;
+
+    /// A stub of one object.
+    #[wasm_bindgen(extends = js_sys::Object)]
+    type Stub;
+    #[wasm_bindgen(method, catch)]
+    fn fetch(
+        this: &Stub,
+        request: &web_sys::Request,
+    ) -> std::result::Result<js_sys::Promise, JsValue>;
+}
+
+/// What the runtime receives when a call fails: a rejected promise.
+type Result<T> = std::result::Result<T, JsValue>;
 
 /// Deliveries one alarm run makes before it yields (it sets the next alarm at once).
 const DELIVERIES_PER_ALARM: usize = 25;
@@ -82,8 +142,10 @@ const DEAD_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS dead (
     last_status TEXT NOT NULL
 )";
 
-/// One chat's outbox (or the dead index, by its name).
-#[durable_object(alarm)]
+/// One chat's outbox (or the dead index, by its name): the Durable Object class that the
+/// `OUTBOX` binding names. The runtime constructs it with `(state, env)` and calls `fetch` and
+/// `alarm`.
+#[wasm_bindgen(wasm_bindgen = worker::wasm_bindgen)]
 pub struct ChatOutbox {
     state: State,
     env: Env,
@@ -93,23 +155,48 @@ pub struct ChatOutbox {
 }
 
 fn now_ms() -> u64 {
-    Date::now().as_millis()
+    js_sys::Date::now() as u64
 }
 
-fn int(n: u64) -> SqlStorageValue {
-    SqlStorageValue::Integer(i64::try_from(n).unwrap_or(i64::MAX))
+fn int(n: u64) -> JsValue {
+    JsValue::from_f64(n as f64)
 }
 
-fn text(s: &str) -> SqlStorageValue {
-    s.into()
+fn text(s: &str) -> JsValue {
+    JsValue::from_str(s)
 }
 
-fn json_reply<T: Serialize>(status: u16, value: &T) -> Result<Response> {
-    Ok(Response::from(response(Reply::json(status, value))?))
+fn json_reply<T: Serialize>(status: u16, value: &T) -> Result<web_sys::Response> {
+    response(Reply::json(status, value))
 }
 
-fn status_reply(status: u16, word: &str, id: &str) -> Result<Response> {
-    Ok(Response::from(response(Reply::delivery(status, word, id))?))
+fn status_reply(status: u16, word: &str, id: &str) -> Result<web_sys::Response> {
+    response(Reply::delivery(status, word, id))
+}
+
+fn not_found() -> Result<web_sys::Response> {
+    response(crate::core::error::EdgeError::NotFound.reply())
+}
+
+impl SqlStorage {
+    /// Runs `query` with its positional `?` bindings.
+    fn exec(&self, query: &str, bindings: Vec<JsValue>) -> Result<SqlCursor> {
+        self.exec_array(query, bindings.into_iter().collect())
+    }
+}
+
+impl SqlCursor {
+    /// The first row, if any. (Not the runtime's `one()`, which throws unless there is exactly
+    /// one row.)
+    fn first(&self) -> Result<Option<Cells>> {
+        next_row(&self.raw())
+    }
+}
+
+/// The next row of a cursor, as its array of values.
+fn next_row(rows: &js_sys::Iterator) -> Result<Option<Cells>> {
+    let next = rows.next()?;
+    Ok((!next.done()).then(|| Cells(next.value().unchecked_into())))
 }
 
 /// A query parameter of a request from the worker (which percent-encodes every value). Read
@@ -128,25 +215,32 @@ fn query(url: &str, key: &str) -> Option<String> {
 
 /// One row as the cursor's raw values. Rows are read this way rather than through serde, whose
 /// JS deserializer would add a good part of the wasm for a handful of columns.
-struct Cells(Vec<SqlStorageValue>);
+struct Cells(Array);
 
 impl Cells {
-    fn number(&self, i: usize) -> Option<u64> {
-        match self.0.get(i)? {
-            SqlStorageValue::Integer(n) => u64::try_from(*n).ok(),
-            SqlStorageValue::Float(n) if *n >= 0.0 => Some(*n as u64),
-            _ => None,
+    fn number(&self, i: u32) -> Option<u64> {
+        self.0
+            .get(i)
+            .as_f64()
+            .filter(|n| *n >= 0.0)
+            .map(|n| n as u64)
+    }
+
+    fn text(&self, i: u32) -> Option<String> {
+        self.0.get(i).as_string()
+    }
+
+    /// A BLOB column (empty when NULL).
+    fn bytes(&self, i: u32) -> Vec<u8> {
+        let value = self.0.get(i);
+        if value.is_object() {
+            Uint8Array::new(&value).to_vec()
+        } else {
+            Vec::new()
         }
     }
 
-    fn text(&self, i: usize) -> Option<String> {
-        match self.0.get(i)? {
-            SqlStorageValue::String(s) => Some(s.clone()),
-            _ => None,
-        }
-    }
-
-    fn count(&self, i: usize) -> u32 {
+    fn count(&self, i: u32) -> u32 {
         self.number(i)
             .and_then(|n| u32::try_from(n).ok())
             .unwrap_or(0)
@@ -154,11 +248,13 @@ impl Cells {
 }
 
 /// Every row of a query, as raw values.
-fn select(sql: &SqlStorage, query: &str, bindings: Vec<SqlStorageValue>) -> Result<Vec<Cells>> {
-    sql.exec(query, bindings)?
-        .raw()
-        .map(|row| row.map(Cells))
-        .collect()
+fn select(sql: &SqlStorage, query: &str, bindings: Vec<JsValue>) -> Result<Vec<Cells>> {
+    let rows = sql.exec(query, bindings)?.raw();
+    let mut all = Vec::new();
+    while let Some(row) = next_row(&rows)? {
+        all.push(row);
+    }
+    Ok(all)
 }
 
 /// An `events` row without its body.
@@ -225,8 +321,15 @@ struct DeadEntry {
     last_status: String,
 }
 
-impl DurableObject for ChatOutbox {
-    fn new(state: State, env: Env) -> Self {
+#[wasm_bindgen(
+    wasm_bindgen = worker::wasm_bindgen,
+    wasm_bindgen_futures = worker::wasm_bindgen_futures,
+    js_sys = worker::js_sys
+)]
+impl ChatOutbox {
+    /// The runtime's constructor call.
+    #[wasm_bindgen(constructor)]
+    pub fn new(state: State, env: Env) -> ChatOutbox {
         ChatOutbox {
             state,
             env,
@@ -234,19 +337,21 @@ impl DurableObject for ChatOutbox {
         }
     }
 
-    async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let url = req.inner().url();
+    /// A request from the worker (see [`call`]). Takes `&self`: requests interleave at awaits.
+    pub async fn fetch(&self, req: web_sys::Request) -> Result<web_sys::Response> {
+        let url = req.url();
         let path = route::path_and_query(url.as_bytes()).0.to_string();
         let query = |key| query(&url, key);
         let method = req.method();
-        match (method, path.as_str()) {
-            (Method::Post, "/events") => {
-                let body = req.bytes().await?;
-                self.store(body, query("chat")).await
+        match (method.as_str(), path.as_str()) {
+            ("POST", "/events") => {
+                let body = JsFuture::from(req.array_buffer()?).await?;
+                self.store(Uint8Array::new(&body).to_vec(), query("chat"))
+                    .await
             }
-            (Method::Get, "/events") => self.view(),
-            (Method::Post, "/replay") => self.replay(&query("id").unwrap_or_default()).await,
-            (Method::Post, "/index/dead") => {
+            ("GET", "/events") => self.view(),
+            ("POST", "/replay") => self.replay(&query("id").unwrap_or_default()).await,
+            ("POST", "/index/dead") => {
                 let entry = DeadEntry {
                     id: query("id").unwrap_or_default(),
                     event_type: query("type").unwrap_or_default(),
@@ -257,16 +362,16 @@ impl DurableObject for ChatOutbox {
                 };
                 self.index_put(&entry)
             }
-            (Method::Get, "/index/chat") => self.index_chat(&query("id").unwrap_or_default()),
-            (Method::Post, "/index/undead") => self.index_remove(&query("id").unwrap_or_default()),
-            (Method::Get, "/index/dead") => self.index_list(query("id")),
-            _ => Ok(Response::from(response(
-                crate::core::error::EdgeError::NotFound.reply(),
-            )?)),
+            ("GET", "/index/chat") => self.index_chat(&query("id").unwrap_or_default()),
+            ("POST", "/index/undead") => self.index_remove(&query("id").unwrap_or_default()),
+            ("GET", "/index/dead") => self.index_list(query("id")),
+            _ => not_found(),
         }
     }
 
-    async fn alarm(&self) -> Result<Response> {
+    /// The alarm: delivers, announces dead events, sweeps, and sets the next alarm. An error
+    /// rejects, and the runtime retries the alarm.
+    pub async fn alarm(&self) -> Result<()> {
         let loaded = environment::settings(&self.env);
         let settings = match loaded.as_ref() {
             Ok(settings) => settings,
@@ -276,11 +381,11 @@ impl DurableObject for ChatOutbox {
                 line.problems.clone_from(problems);
                 log(line.line(now_ms(), now_ms()));
                 self.wake_at(now_ms() + 60_000).await?;
-                return Response::empty();
+                return Ok(());
             }
         };
         if !self.has_events()? {
-            return Response::empty();
+            return Ok(());
         }
         let policy = self.policy(settings)?;
         for _ in 0..DELIVERIES_PER_ALARM {
@@ -296,9 +401,9 @@ impl DurableObject for ChatOutbox {
         let records = self.records()?;
         if records.is_empty() {
             // Every row is swept: drop the object's storage, metadata and alarm included.
-            self.state.storage().delete_all().await?;
+            JsFuture::from(self.state.storage().delete_all()?).await?;
             self.tables_ready.set(false);
-            return Response::empty();
+            return Ok(());
         }
         let wake = outbox::plan(&records, now, &policy).wake_at_ms;
         let wake = match (wake, notices_left) {
@@ -310,7 +415,7 @@ impl DurableObject for ChatOutbox {
         if let Some(at) = wake {
             self.wake_at(at).await?;
         }
-        Response::empty()
+        Ok(())
     }
 }
 
@@ -340,7 +445,7 @@ impl ChatOutbox {
         let sql = self.sql();
         if !self.tables_ready.get() {
             for ddl in SCHEMA {
-                sql.exec(ddl, None)?;
+                sql.exec(ddl, Vec::new())?;
             }
             self.tables_ready.set(true);
         }
@@ -362,7 +467,7 @@ impl ChatOutbox {
         Ok(!found.is_empty())
     }
 
-    fn rows(&self, filter: &str, bindings: Vec<SqlStorageValue>) -> Result<Vec<Row>> {
+    fn rows(&self, filter: &str, bindings: Vec<JsValue>) -> Result<Vec<Row>> {
         Ok(select(
             &self.sql(),
             &format!("SELECT {ROW_COLUMNS} FROM events {filter}"),
@@ -383,11 +488,8 @@ impl ChatOutbox {
 
     /// Sets the alarm to `at_ms` (unix ms).
     async fn wake_at(&self, at_ms: u64) -> Result<()> {
-        let date = js_sys::Date::new(&JsValue::from_f64(at_ms as f64));
-        self.state
-            .storage()
-            .set_alarm(ScheduledTime::new(date))
-            .await
+        JsFuture::from(self.state.storage().set_alarm(at_ms as f64)?).await?;
+        Ok(())
     }
 
     /// Makes sure the alarm fires by the plan's time: moved earlier only, so a stored event
@@ -403,19 +505,18 @@ impl ChatOutbox {
         let Some(want) = want else {
             return Ok(());
         };
-        let current = self.state.storage().get_alarm().await?;
-        if current.is_none_or(|at| u64::try_from(at).unwrap_or(0) > want) {
+        // The alarm's time in unix ms, or null when none is set.
+        let current = JsFuture::from(self.state.storage().get_alarm()?).await?;
+        if current.as_f64().is_none_or(|at| at.max(0.0) as u64 > want) {
             self.wake_at(want).await?;
         }
         Ok(())
     }
 
     /// `POST /events?chat=<chat id>`: stores the event unless its id is here already.
-    async fn store(&self, body: Vec<u8>, chat_id: Option<String>) -> Result<Response> {
+    async fn store(&self, body: Vec<u8>, chat_id: Option<String>) -> Result<web_sys::Response> {
         let Some(event) = Event::from_body(body) else {
-            return Ok(Response::from(response(
-                crate::core::error::EdgeError::NotFound.reply(),
-            )?));
+            return not_found();
         };
         let now = now_ms();
         let inserted = self
@@ -428,22 +529,18 @@ impl ChatOutbox {
                 vec![
                     text(&event.id),
                     text(event.event_type.as_str()),
-                    chat_id.as_deref().map(text).unwrap_or(SqlStorageValue::Null),
-                    event.body.into(),
+                    chat_id.as_deref().map(text).unwrap_or(JsValue::NULL),
+                    Uint8Array::from(event.body.as_slice()).into(),
                     int(now),
                     int(now),
                 ],
             )
             })
-            .map(|cursor| cursor.raw().next().is_some());
+            .and_then(|cursor| Ok(cursor.first()?.is_some()));
         // The alarm is what delivers: an event is answered 202 only once one is due for it.
         // A duplicate checks the alarm too, so that Webim's retry of a call answered 503
         // (stored, but its alarm not set) sets it.
-        let unavailable = || {
-            Ok(Response::from(response(
-                crate::core::error::EdgeError::StorageUnavailable.reply(),
-            )?))
-        };
+        let unavailable = || response(crate::core::error::EdgeError::StorageUnavailable.reply());
         match inserted {
             Ok(false) => {
                 let _ = self.schedule().await;
@@ -464,22 +561,12 @@ impl ChatOutbox {
             "SELECT body, attempts, chat_id FROM events WHERE id = ? AND state = 'pending'",
             vec![text(id)],
         )?;
-        let Some(row) = cursor.raw().next().transpose()? else {
+        let Some(row) = cursor.first()? else {
             return Ok(());
         };
-        let body = match row.first() {
-            Some(SqlStorageValue::Blob(bytes)) => bytes.clone(),
-            _ => Vec::new(),
-        };
-        let previous = match row.get(1) {
-            Some(SqlStorageValue::Integer(n)) => u32::try_from(*n).unwrap_or(0),
-            Some(SqlStorageValue::Float(n)) => *n as u32,
-            _ => 0,
-        };
-        let chat_id = match row.get(2) {
-            Some(SqlStorageValue::String(chat)) => Some(chat.clone()),
-            _ => None,
-        };
+        let body = row.bytes(0);
+        let previous = row.count(1);
+        let chat_id = row.text(2);
         let attempts = previous.saturating_add(1);
         let started = now_ms();
         let answer = match Event::from_body(body) {
@@ -495,9 +582,9 @@ impl ChatOutbox {
         line.chat_id.clone_from(&chat_id);
         line.attempt = Some(attempts);
         line.origin_status = answer.status;
+        line.outcome = outcome.code();
         match outcome {
             outbox::Outcome::Delivered => {
-                line.outcome = "delivered";
                 // The chat is personal data: gone the moment the origin has it.
                 sql.exec(
                     "UPDATE events SET state = 'delivered', body = NULL, attempts = ?,
@@ -513,7 +600,6 @@ impl ChatOutbox {
                 )?;
             }
             outbox::Outcome::Retry { next_at_ms } => {
-                line.outcome = "retry";
                 line.retry_in_s =
                     Some(u32::try_from(next_at_ms.saturating_sub(ended) / 1000).unwrap_or(0));
                 sql.exec(
@@ -529,7 +615,6 @@ impl ChatOutbox {
                 )?;
             }
             outbox::Outcome::Dead => {
-                line.outcome = "dead";
                 sql.exec(
                     "UPDATE events SET state = 'dead', attempts = ?, finished_at = ?,
                      last_status = ?, indexed = 0, alerted = 0, alert_tries = 0,
@@ -554,7 +639,7 @@ impl ChatOutbox {
         let alerting = settings.alert_url.is_some();
         let dead = self.rows(
             "WHERE state = 'dead' AND (indexed = 0 OR (? AND alerted = 0 AND alert_tries < ?))",
-            vec![SqlStorageValue::Boolean(alerting), int(ALERT_TRIES.into())],
+            vec![JsValue::from_bool(alerting), int(ALERT_TRIES.into())],
         )?;
         let mut owed = false;
         for row in dead {
@@ -607,7 +692,7 @@ impl ChatOutbox {
                 log(line.line(now_ms(), now_ms()));
                 self.sql().exec(
                     "UPDATE events SET alerted = ?, alert_tries = alert_tries + 1 WHERE id = ?",
-                    vec![SqlStorageValue::Boolean(answer.accepted()), text(&row.id)],
+                    vec![JsValue::from_bool(answer.accepted()), text(&row.id)],
                 )?;
                 owed |= !answer.accepted() && row_alert_tries(&self.sql(), &row.id) < ALERT_TRIES;
             }
@@ -630,7 +715,7 @@ impl ChatOutbox {
             path.push_str("&chat=");
             path.push_str(&enc(chat));
         }
-        match call(&self.env, DEAD_INDEX, Method::Post, &path, None).await {
+        match call(&self.env, DEAD_INDEX, "POST", &path, None).await {
             Ok((status, _)) => (200..300).contains(&status),
             Err(_) => false,
         }
@@ -647,7 +732,7 @@ impl ChatOutbox {
     }
 
     /// `GET /events`: the chat's events in order, with their attempts (admin view).
-    fn view(&self) -> Result<Response> {
+    fn view(&self) -> Result<web_sys::Response> {
         #[derive(Serialize)]
         struct AttemptView {
             at: String,
@@ -677,15 +762,11 @@ impl ChatOutbox {
             events: Vec<EventView>,
         }
         if !self.has_events()? {
-            return Ok(Response::from(response(
-                crate::core::error::EdgeError::NotFound.reply(),
-            )?));
+            return not_found();
         }
         let rows = self.rows("", Vec::new())?;
         if rows.is_empty() {
-            return Ok(Response::from(response(
-                crate::core::error::EdgeError::NotFound.reply(),
-            )?));
+            return not_found();
         }
         let logs: Vec<(String, String)> = select(
             &self.sql(),
@@ -736,27 +817,19 @@ impl ChatOutbox {
     }
 
     /// `POST /replay?id=`: a dead event back to pending, its attempts from zero.
-    async fn replay(&self, id: &str) -> Result<Response> {
+    async fn replay(&self, id: &str) -> Result<web_sys::Response> {
         let now = now_ms();
         if !self.has_events()? {
-            return Ok(Response::from(response(
-                crate::core::error::EdgeError::NotFound.reply(),
-            )?));
+            return not_found();
         }
-        let changed = self
-            .sql()
-            .exec(
-                "UPDATE events SET state = 'pending', attempts = 0, next_at = ?, finished_at = NULL
-                 WHERE id = ? AND state = 'dead' AND body IS NOT NULL RETURNING id",
-                vec![int(now), text(id)],
-            )?
-            .raw()
-            .next()
-            .is_some();
+        let returned = self.sql().exec(
+            "UPDATE events SET state = 'pending', attempts = 0, next_at = ?, finished_at = NULL
+             WHERE id = ? AND state = 'dead' AND body IS NOT NULL RETURNING id",
+            vec![int(now), text(id)],
+        )?;
+        let changed = !matches!(returned.first(), Ok(None));
         if !changed {
-            return Ok(Response::from(response(
-                crate::core::error::EdgeError::NotFound.reply(),
-            )?));
+            return not_found();
         }
         let _ = self.schedule().await;
         status_reply(200, "pending", id)
@@ -764,13 +837,13 @@ impl ChatOutbox {
 
     fn dead_table(&self) -> Result<SqlStorage> {
         let sql = self.sql();
-        sql.exec(DEAD_SCHEMA, None)?;
+        sql.exec(DEAD_SCHEMA, Vec::new())?;
         Ok(sql)
     }
 
     /// `POST /index/dead`: records (or refreshes) a dead event in the index, and sweeps
     /// entries older than the retention.
-    fn index_put(&self, entry: &DeadEntry) -> Result<Response> {
+    fn index_put(&self, entry: &DeadEntry) -> Result<web_sys::Response> {
         let sql = self.dead_table()?;
         sql.exec(
             "INSERT INTO dead (id, type, chat_id, died_at, attempts, last_status)
@@ -780,11 +853,7 @@ impl ChatOutbox {
             vec![
                 text(&entry.id),
                 text(&entry.event_type),
-                entry
-                    .chat_id
-                    .as_deref()
-                    .map(text)
-                    .unwrap_or(SqlStorageValue::Null),
+                entry.chat_id.as_deref().map(text).unwrap_or(JsValue::NULL),
                 int(entry.died_at),
                 int(entry.attempts.into()),
                 text(&entry.last_status),
@@ -799,29 +868,29 @@ impl ChatOutbox {
 
     /// `GET /index/chat?id=`: the chat id of a listed dead event as plain text (empty for an
     /// event without one), or 404.
-    fn index_chat(&self, id: &str) -> Result<Response> {
+    fn index_chat(&self, id: &str) -> Result<web_sys::Response> {
         let rows = select(
             &self.dead_table()?,
             "SELECT chat_id FROM dead WHERE id = ?",
             vec![text(id)],
         )?;
         match rows.first() {
-            Some(row) => Response::ok(row.text(0).unwrap_or_default()),
-            None => Ok(Response::from(response(
-                crate::core::error::EdgeError::NotFound.reply(),
-            )?)),
+            Some(row) => {
+                web_sys::Response::new_with_opt_str(Some(&row.text(0).unwrap_or_default()))
+            }
+            None => not_found(),
         }
     }
 
     /// `POST /index/undead?id=`: the event was replayed.
-    fn index_remove(&self, id: &str) -> Result<Response> {
+    fn index_remove(&self, id: &str) -> Result<web_sys::Response> {
         self.dead_table()?
             .exec("DELETE FROM dead WHERE id = ?", vec![text(id)])?;
         status_reply(200, "removed", id)
     }
 
     /// `GET /index/dead`: every dead event, newest first; `?id=` one of them, or 404.
-    fn index_list(&self, id: Option<String>) -> Result<Response> {
+    fn index_list(&self, id: Option<String>) -> Result<web_sys::Response> {
         let sql = self.dead_table()?;
         let columns = "id, type, chat_id, died_at, attempts, last_status";
         let (filter, bindings) = match &id {
@@ -849,9 +918,7 @@ impl ChatOutbox {
         })
         .collect();
         if id.is_some() && entries.is_empty() {
-            return Ok(Response::from(response(
-                crate::core::error::EdgeError::NotFound.reply(),
-            )?));
+            return not_found();
         }
         #[derive(Serialize)]
         struct DeadView {
@@ -899,32 +966,32 @@ fn row_alert_tries(sql: &SqlStorage, id: &str) -> u32 {
 }
 
 /// The outbox object named `name`.
-pub fn stub(env: &Env, name: &str) -> Result<Stub> {
-    let namespace = env.durable_object("OUTBOX")?;
+fn stub(env: &Env, name: &str) -> Result<Stub> {
+    let namespace: Namespace =
+        js_sys::Reflect::get(env, &JsValue::from_str("OUTBOX"))?.unchecked_into();
     let id = namespace.id_from_name(name)?;
-    id.get_stub()
+    namespace.get(&id)
 }
 
-/// Calls the object named `name`: its status and body.
+/// Calls the object named `name` with `method` (`GET` or `POST`): its status and body.
 pub async fn call(
     env: &Env,
     name: &str,
-    method: Method,
+    method: &str,
     path_and_query: &str,
     body: Option<Vec<u8>>,
 ) -> Result<(u16, Vec<u8>)> {
     let stub = stub(env, name)?;
-    // web_sys' RequestInit: worker's own serializes its `cf` options through serde, which
-    // would add that machinery to the wasm for nothing.
     let init = web_sys::RequestInit::new();
-    init.set_method(method.as_ref());
+    init.set_method(method);
     if let Some(body) = body {
         init.set_body(&Uint8Array::from(body.as_slice()));
     }
     let request =
         web_sys::Request::new_with_str_and_init(&format!("https://outbox{path_and_query}"), &init)?;
-    let request = Request::from(request);
-    let mut answer = stub.fetch_with_request(request).await?;
-    let status = answer.status_code();
-    Ok((status, answer.bytes().await?))
+    let answer: web_sys::Response = JsFuture::from(stub.fetch(&request)?)
+        .await?
+        .unchecked_into();
+    let body = JsFuture::from(answer.array_buffer()?).await?;
+    Ok((answer.status(), Uint8Array::new(&body).to_vec()))
 }
