@@ -2,8 +2,8 @@
 //! numbers, with no `worker` import. The clock and the hash functions come in as values, so
 //! every step is deterministic and tested natively.
 //!
-//! Modules follow a delivery through the spec, top to bottom: a module uses only the ones
-//! listed before it.
+//! The modules are layered: each uses only modules listed above it in the map of `docs/design.md`
+//! (no cycles, nothing importing the crate root or the shell).
 
 pub mod admin;
 pub mod clean_chat;
