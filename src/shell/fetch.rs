@@ -65,35 +65,35 @@ async fn handle(
 ) -> Result<Outcome, EdgeError> {
     let url = url(req);
     let (path, query) = route::path_and_query(&url);
-    let event_type = match route::route(&req.method(), path)? {
+    let route = route::route(&req.method(), path)?;
+    let loaded = environment::settings(env);
+    let event_type = match route {
         Route::Health => {
             line.route = "/healthz";
-            let problems = environment::settings(env)
-                .as_ref()
-                .as_ref()
-                .err()
-                .cloned()
-                .unwrap_or_default();
+            let problems = loaded.as_ref().as_ref().err().cloned().unwrap_or_default();
             return Ok(Outcome::Health { problems });
         }
         Route::Admin(admin_route) => {
             line.route = "/admin";
-            let settings = environment::settings(env);
-            let settings = settings.as_ref().as_ref().map_err(|problems| {
-                line.problems.clone_from(problems);
-                EdgeError::Misconfigured
-            })?;
+            let settings = configured(&loaded, line)?;
             return admin::handle(req, env, settings, admin_route).await;
         }
         Route::Event(event_type) => event_type,
     };
     line.route = event_type.route();
-    let settings = environment::settings(env);
-    let settings = settings.as_ref().as_ref().map_err(|problems| {
+    let settings = configured(&loaded, line)?;
+    deliver(req, env, settings, event_type, query, now_ms, line).await
+}
+
+/// The settings, or `misconfigured` with the names of the bad ones on the log line.
+fn configured<'a>(
+    loaded: &'a environment::Loaded,
+    line: &mut LogLine,
+) -> Result<&'a Settings, EdgeError> {
+    loaded.as_ref().map_err(|problems| {
         line.problems.clone_from(problems);
         EdgeError::Misconfigured
-    })?;
-    deliver(req, env, settings, event_type, query, now_ms, line).await
+    })
 }
 
 /// Intake, then the delivery mode the bindings choose.
