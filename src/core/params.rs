@@ -103,6 +103,17 @@ pub fn read(query: &[u8], content_type: Option<&str>, body: &[u8]) -> Result<Par
     })
 }
 
+/// The first value of the parameter `name` in an urlencoded `input`, decoded like Webim's.
+pub fn value<'a>(input: &'a [u8], name: &[u8]) -> Option<Cow<'a, [u8]>> {
+    pairs(input).find_map(|pair| {
+        let (key, value) = match memchr::memchr(b'=', pair) {
+            Some(at) => (&pair[..at], &pair[at + 1..]),
+            None => (pair, &[][..]),
+        };
+        (*decode(key) == *name).then(|| decode(value))
+    })
+}
+
 /// The non-empty `&`-separated pairs of `input`.
 fn pairs(input: &[u8]) -> impl Iterator<Item = &[u8]> {
     let mut rest = Some(input);
@@ -181,6 +192,15 @@ mod tests {
         ] {
             assert_eq!(read(q, CT, b), Err(EdgeError::DuplicateParameter));
         }
+    }
+
+    #[test]
+    fn one_value_by_name() {
+        let query = b"chat=a%26b&id=evt%5F1&x&id=second";
+        assert_eq!(value(query, b"id").as_deref(), Some(&b"evt_1"[..]));
+        assert_eq!(value(query, b"chat").as_deref(), Some(&b"a&b"[..]));
+        assert_eq!(value(query, b"x").as_deref(), Some(&b""[..]));
+        assert_eq!(value(query, b"missing"), None);
     }
 
     #[test]

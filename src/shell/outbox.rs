@@ -14,7 +14,7 @@
 
 use std::cell::Cell;
 
-use percent_encoding::{percent_decode, utf8_percent_encode, NON_ALPHANUMERIC};
+use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde::Serialize;
 use worker::js_sys::{self, Array, Uint8Array};
 // The exported class's derive names `wasm_bindgen` at the crate path.
@@ -28,6 +28,7 @@ use crate::core::event::{Event, EventType};
 use crate::core::log_line::LogLine;
 use crate::core::origin::OriginRequest;
 use crate::core::outbox::{self, DeadEvent, Policy, Record, DEAD_INDEX};
+use crate::core::params;
 use crate::core::reply::Reply;
 use crate::core::route;
 use crate::core::settings::Settings;
@@ -203,14 +204,7 @@ fn next_row(rows: &js_sys::Iterator) -> Result<Option<Cells>> {
 /// without `Request::url`, whose URL parser would add much to the wasm.
 fn query(url: &str, key: &str) -> Option<String> {
     let (_, query) = route::path_and_query(url.as_bytes());
-    query.split(|&b| b == b'&').find_map(|pair| {
-        let at = pair.iter().position(|&b| b == b'=')?;
-        (&pair[..at] == key.as_bytes()).then(|| {
-            percent_decode(&pair[at + 1..])
-                .decode_utf8_lossy()
-                .into_owned()
-        })
-    })
+    params::value(query, key.as_bytes()).map(|value| String::from_utf8_lossy(&value).into_owned())
 }
 
 /// One row as the cursor's raw values. Rows are read this way rather than through serde, whose
@@ -583,52 +577,41 @@ impl ChatOutbox {
         line.attempt = Some(attempts);
         line.origin_status = answer.status;
         line.outcome = outcome.code();
-        match outcome {
-            outbox::Outcome::Delivered => {
-                // The chat is personal data: gone the moment the origin has it.
-                sql.exec(
-                    "UPDATE events SET state = 'delivered', body = NULL, attempts = ?,
-                     finished_at = ?, last_status = ?, attempt_log = attempt_log || ?
-                     WHERE id = ?",
-                    vec![
-                        int(attempts.into()),
-                        int(ended),
-                        text(&status),
-                        text(&entry),
-                        text(id),
-                    ],
-                )?;
-            }
+        // Each statement takes (attempts, a time, last status, attempt log entry, id).
+        let (statement, at) = match outcome {
+            // The chat is personal data: gone the moment the origin has it.
+            outbox::Outcome::Delivered => (
+                "UPDATE events SET state = 'delivered', body = NULL, attempts = ?,
+                 finished_at = ?, last_status = ?, attempt_log = attempt_log || ?
+                 WHERE id = ?",
+                ended,
+            ),
             outbox::Outcome::Retry { next_at_ms } => {
                 line.retry_in_s =
                     Some(u32::try_from(next_at_ms.saturating_sub(ended) / 1000).unwrap_or(0));
-                sql.exec(
+                (
                     "UPDATE events SET attempts = ?, next_at = ?, last_status = ?,
                      attempt_log = attempt_log || ? WHERE id = ?",
-                    vec![
-                        int(attempts.into()),
-                        int(next_at_ms),
-                        text(&status),
-                        text(&entry),
-                        text(id),
-                    ],
-                )?;
+                    next_at_ms,
+                )
             }
-            outbox::Outcome::Dead => {
-                sql.exec(
-                    "UPDATE events SET state = 'dead', attempts = ?, finished_at = ?,
-                     last_status = ?, indexed = 0, alerted = 0, alert_tries = 0,
-                     attempt_log = attempt_log || ? WHERE id = ?",
-                    vec![
-                        int(attempts.into()),
-                        int(ended),
-                        text(&status),
-                        text(&entry),
-                        text(id),
-                    ],
-                )?;
-            }
-        }
+            outbox::Outcome::Dead => (
+                "UPDATE events SET state = 'dead', attempts = ?, finished_at = ?,
+                 last_status = ?, indexed = 0, alerted = 0, alert_tries = 0,
+                 attempt_log = attempt_log || ? WHERE id = ?",
+                ended,
+            ),
+        };
+        sql.exec(
+            statement,
+            vec![
+                int(attempts.into()),
+                int(at),
+                text(&status),
+                text(&entry),
+                text(id),
+            ],
+        )?;
         log(line.line(started, ended));
         Ok(())
     }
