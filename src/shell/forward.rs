@@ -1,15 +1,16 @@
 //! One delivery attempt to the origin: the core's [`OriginRequest`] sent with the runtime's
 //! `fetch`, under `ORIGIN_TIMEOUT_MS`, and the answer read back as an [`OriginAnswer`].
 
-use worker::js_sys::{self, Uint8Array};
+use worker::js_sys::Array;
 use worker::wasm_bindgen::JsCast;
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::{web_sys, Date};
+use worker::Date;
 
 use crate::core::event::Event;
 use crate::core::origin::OriginRequest;
 use crate::core::retry::OriginAnswer;
 use crate::core::settings::Settings;
+use crate::shell::http;
 use crate::shell::node_crypto::NodeCrypto;
 
 /// Delivers `event` once, signed afresh for this attempt. `status` is `None` when the origin
@@ -29,30 +30,16 @@ pub async fn forward(settings: &Settings, event: &Event) -> OriginAnswer {
 /// anywhere but the configured URL; the runtime's own timer aborts the attempt, reading the
 /// response included.
 pub async fn send(request: &OriginRequest<'_>, timeout_ms: u32) -> OriginAnswer {
-    // web_sys' Headers: worker's wrapper converts errors through its own error type, which
-    // adds that code to the wasm.
-    let Ok(headers) = web_sys::Headers::new() else {
+    let Some(head) = http::head(&request.headers) else {
         return OriginAnswer::default();
     };
-    for (name, value) in &request.headers {
-        if headers.set(name, value).is_err() {
-            return OriginAnswer::default();
-        }
-    }
-    let init = web_sys::RequestInit::new();
-    init.set_method("POST");
-    init.set_headers(&headers);
-    init.set_redirect(web_sys::RequestRedirect::Manual);
-    init.set_body(&Uint8Array::from(request.body.as_ref()));
-    init.set_signal(Some(&web_sys::AbortSignal::timeout_with_u32(timeout_ms)));
-    let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-    let Ok(response) = JsFuture::from(global.fetch_with_str_and_init(request.url, &init)).await
-    else {
+    let posted = http::post(request.url, &head, &request.body, timeout_ms);
+    // Null (no answer) is not an array.
+    let Ok(Ok(answer)) = JsFuture::from(posted).await.map(JsCast::dyn_into::<Array>) else {
         return OriginAnswer::default();
     };
-    let response: web_sys::Response = response.unchecked_into();
     OriginAnswer {
-        status: Some(response.status()),
-        retry_after: response.headers().get("retry-after").ok().flatten(),
+        status: answer.get(0).as_f64().map(|status| status as u16),
+        retry_after: answer.get(1).as_string(),
     }
 }

@@ -1,12 +1,21 @@
 //! HTTP plumbing: request headers, the request body read under a byte limit, and a core
 //! [`Reply`] copied into a runtime response.
 
-use worker::js_sys::{Reflect, Uint8Array};
+use worker::js_sys::{Promise, Reflect, Uint8Array};
 use worker::wasm_bindgen::{prelude::wasm_bindgen, JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::web_sys;
 
 use crate::core::reply::Reply;
+
+#[wasm_bindgen(module = "/src/shell/runtime.mjs", wasm_bindgen = worker::wasm_bindgen)]
+extern "C" {
+    /// `fetch(url, {method: "POST", headers, body, redirect: "manual", signal})` under a
+    /// timeout: resolves to `[status, retry-after]`, or to null when no answer came.
+    pub fn post(url: &str, head: &str, body: &[u8], timeout_ms: u32) -> Promise;
+    /// `new Response(body, {status, headers})`.
+    fn respond(status: u16, head: &str, body: &[u8]) -> web_sys::Response;
+}
 
 #[wasm_bindgen(wasm_bindgen = worker::wasm_bindgen)]
 extern "C" {
@@ -100,13 +109,41 @@ async fn read_chunks(req: &web_sys::Request, limit: usize) -> Result<Vec<u8>, ()
 
 /// Copies a [`Reply`] into a runtime response.
 pub fn response(reply: Reply) -> Result<web_sys::Response, JsValue> {
-    let headers = web_sys::Headers::new()?;
-    for (name, value) in &reply.headers {
-        headers.set(name, value)?;
+    let head = head(&reply.headers).ok_or_else(|| JsValue::from_str("bad header"))?;
+    Ok(respond(reply.status, &head, &reply.body))
+}
+
+/// A header list as the one string the helpers in runtime.mjs read: names and values on lines
+/// of their own. `None` if one holds a line break, which no header may.
+pub fn head<N: AsRef<str>, V: AsRef<str>>(headers: &[(N, V)]) -> Option<String> {
+    let mut head = String::new();
+    for (name, value) in headers {
+        let (name, value) = (name.as_ref(), value.as_ref());
+        if name.contains('\n') || value.contains('\n') {
+            return None;
+        }
+        head.extend([name, "\n", value, "\n"]);
     }
-    let init = web_sys::ResponseInit::new();
-    init.set_status(reply.status);
-    init.set_headers(&headers);
-    let mut body = reply.body;
-    web_sys::Response::new_with_opt_u8_array_and_init(Some(&mut body), &init)
+    Some(head)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::head;
+
+    #[test]
+    fn a_header_list_is_one_line_per_name_and_per_value() {
+        let list = [("content-type", "application/json"), ("webhook-id", "evt_1")];
+        assert_eq!(
+            head(&list).as_deref(),
+            Some("content-type\napplication/json\nwebhook-id\nevt_1\n")
+        );
+        assert_eq!(head::<&str, &str>(&[]).as_deref(), Some(""));
+    }
+
+    #[test]
+    fn a_line_break_in_a_name_or_value_refuses_the_list() {
+        assert_eq!(head(&[("x-a", "1\nx-b: 2")]), None);
+        assert_eq!(head(&[("x-a\nx-b", "1")]), None);
+    }
 }

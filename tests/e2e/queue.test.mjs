@@ -106,6 +106,21 @@ describe("queued delivery", () => {
     ]);
   });
 
+  test("an origin answering 429 with Retry-After: the next attempt waits that long, not the backoff", async () => {
+    const chat = sampleChat({ id: "throttled" });
+    const id = eventId("chat_started", chat);
+    origin.respond = (r) => (r.headers["webhook-id"] === id && deliveriesOf(id).length === 1 ? { status: 429, headers: { "retry-after": "3" } } : { status: 204 });
+    assert.equal((await e.deliver("chat_started", chat)).status, 202);
+    await eventually(() => deliveriesOf(id).length === 2, 20_000, "the attempt after Retry-After");
+    const [a, b] = deliveriesOf(id).map((r) => r.at);
+    assert.ok(b - a >= 2500, `second attempt after ${b - a} ms`);
+    const lines = (await e.logLines()).filter((l) => l.route === "queue" && l.id === id);
+    assert.deepEqual(lines.map((l) => [l.attempt, l.outcome, l.origin_status ?? null, l.retry_in_s ?? null]), [
+      [1, "origin_unavailable", 429, 3],
+      [2, "delivered", 204, null],
+    ]);
+  });
+
   test("an origin that always fails: the event ends in the dead-letter queue after max_retries", async () => {
     const chat = sampleChat({ id: "doomed" });
     const id = eventId("chat_started", chat);
