@@ -33,6 +33,7 @@ const CONFIGS = {
   empty: { name: "empty worker (answers {} at once)", options: jsWorker("bench/empty.mjs"), floor: true },
   "empty-flags": { name: "empty worker with webim-edge's compatibility flags", options: { ...jsWorker("bench/empty.mjs"), compatibilityFlags: WASM_WORKER.compatibilityFlags } },
   forward: { name: "forwarding alone", options: jsWorker("bench/forward-only.mjs") },
+  floor: { name: "the job's floor (its runtime calls, none of its logic)", options: { ...jsWorker("bench/floor.mjs"), compatibilityFlags: ["nodejs_compat"] } },
   js: { name: "JavaScript + WebCrypto", options: jsWorker("bench/js-reference.mjs") },
   edge: { name: "webim-edge (Rust/wasm)", options: WASM_WORKER },
   "edge-webim": { name: "webim-edge, Webim format to the origin", options: WASM_WORKER, bindings: { ORIGIN_FORMAT: "webim" } },
