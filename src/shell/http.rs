@@ -133,7 +133,10 @@ mod tests {
 
     #[test]
     fn a_header_list_is_one_line_per_name_and_per_value() {
-        let list = [("content-type", "application/json"), ("webhook-id", "evt_1")];
+        let list = [
+            ("content-type", "application/json"),
+            ("webhook-id", "evt_1"),
+        ];
         assert_eq!(
             head(&list).as_deref(),
             Some("content-type\napplication/json\nwebhook-id\nevt_1\n")
