@@ -1,16 +1,19 @@
-//! The SHA-256 work of the core (Webim HMAC checks, the event id, outbound signatures) behind
-//! one small trait, passed in like the clock: the shell hands the core the runtime's native
+//! The hashing work of the core (Webim HMAC and MD5 checks, the event id, outbound signatures)
+//! behind one small trait, passed in like the clock: the shell hands the core the runtime's native
 //! hashing; native tests, benchmarks and fuzzing use [`RustCrypto`].
 
 use hmac::{Hmac, Mac};
+use md5::Md5;
 use sha2::{Digest, Sha256};
 
-/// SHA-256 and HMAC-SHA256 over the concatenation of `parts`.
+/// SHA-256, HMAC-SHA256 and MD5 over the concatenation of `parts`.
 pub trait Hashing {
     /// SHA-256 of the concatenated parts.
     fn sha256(&self, parts: &[&[u8]]) -> [u8; 32];
     /// `None` when the MAC could not be computed; callers fail closed (no match, no send).
     fn hmac_sha256(&self, key: &[u8], parts: &[&[u8]]) -> Option<[u8; 32]>;
+    /// MD5 (Webim's legacy `crc`); `None` when it could not be computed, as for the MAC.
+    fn md5(&self, parts: &[&[u8]]) -> Option<[u8; 16]>;
 }
 
 /// The RustCrypto implementation, in pure Rust.
@@ -32,6 +35,14 @@ impl Hashing for RustCrypto {
         }
         Some(mac.finalize().into_bytes().into())
     }
+
+    fn md5(&self, parts: &[&[u8]]) -> Option<[u8; 16]> {
+        let mut hash = Md5::new();
+        for part in parts {
+            hash.update(part);
+        }
+        Some(hash.finalize().into())
+    }
 }
 
 #[cfg(test)]
@@ -50,6 +61,14 @@ mod tests {
         assert_eq!(
             hex::encode(RustCrypto.sha256(&[b"a", b"", b"bc"])),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        // RFC 1321 appendix A.5: MD5("message digest").
+        assert_eq!(
+            RustCrypto
+                .md5(&[b"message ", b"digest"])
+                .map(hex::encode)
+                .as_deref(),
+            Some("f96b697d7cb7938d525a2f31aaf161d0")
         );
     }
 }

@@ -3,7 +3,6 @@
 //! with the handler-API-version gate for `crc`; outbound, the same MACs for `webim`-format
 //! receivers.
 
-use md5::{Digest, Md5};
 use subtle::{Choice, ConstantTimeEq};
 
 use crate::core::error::EdgeError;
@@ -53,12 +52,7 @@ const HMAC_API_VERSION: u32 = 4;
 pub fn mac(crypto: &dyn Hashing, scheme: Scheme, chat: &[u8], key: &[u8]) -> Option<Vec<u8>> {
     match scheme {
         Scheme::HmacSha256 => crypto.hmac_sha256(key, &[chat]).map(|mac| mac.to_vec()),
-        Scheme::Md5 => {
-            let mut md5 = Md5::new();
-            md5.update(chat);
-            md5.update(key);
-            Some(md5.finalize().to_vec())
-        }
+        Scheme::Md5 => crypto.md5(&[chat, key]).map(|digest| digest.to_vec()),
     }
 }
 
