@@ -1,6 +1,12 @@
 // The worker's module entry: scripts/build.sh copies it over build/worker/shim.mjs, the file
 // wrangler and the tests load. It hands each request and queue batch to the wasm handlers.
 //
+// A request goes first to the wasm's synchronous `start` (src/shell/fetch.rs), which finishes a
+// direct delivery up to the origin's answer without awaiting in the wasm; this entry does the
+// waiting (for the body, for the origin) and goes back to the wasm with what it waited for.
+// Whatever `start` cannot finish alone goes to the general `fetch` handler whole. The entry
+// decides nothing: each next step is the wasm's answer.
+//
 // worker-build exports those handlers as a WorkerEntrypoint class behind a Proxy which, on
 // every call, constructs an instance, wraps it and its method in two more Proxies, and checks
 // whether the wasm must be reinitialized after a critical error (a trap); docs/performance.md
@@ -25,6 +31,27 @@ function noteCritical(error) {
   throw error;
 }
 
+// `start`'s answers besides a response and an origin request in flight (fetch.rs).
+const GENERAL = 0;
+const READ_BODY = 1;
+
+function fetchRequest(request, env, ctx, body) {
+  if (state.criticalError) return call("fetch", request, env, ctx);
+  let step;
+  try {
+    step = handlers.start(request, env, body);
+  } catch (error) {
+    noteCritical(error);
+  }
+  if (step === GENERAL) return call("fetch", request, env, ctx);
+  if (step === READ_BODY) {
+    return request.arrayBuffer().then((bytes) => fetchRequest(request, env, ctx, new Uint8Array(bytes)));
+  }
+  if (step instanceof Response) return step;
+  const [token, posted] = step;
+  return posted.then((answer) => handlers.answered(token, answer)).catch(noteCritical);
+}
+
 function call(method, arg, env, ctx) {
   if (state.criticalError) return new Entrypoint(ctx, env)[method](arg);
   try {
@@ -35,6 +62,6 @@ function call(method, arg, env, ctx) {
 }
 
 export default {
-  fetch: (request, env, ctx) => call("fetch", request, env, ctx),
+  fetch: (request, env, ctx) => fetchRequest(request, env, ctx),
   queue: (batch, env, ctx) => call("queue", batch, env, ctx),
 };

@@ -1,9 +1,19 @@
 //! The `fetch` handler: one HTTP request through routing, intake and delivery, in the spec's
 //! order, answered with the core's [`Outcome`] and logged as one line.
+//!
+//! A direct delivery (no queue, outbox or dedup bound) runs without awaiting in the wasm: the
+//! module entry (entry.mjs) calls [`start`], which does everything up to the origin's answer and
+//! hands back the POST in flight, then [`answered`] with the answer. Every `await` of a
+//! JavaScript promise from Rust goes through the futures bridge (closures, a microtask to wake
+//! the task), which costs more per delivery than the wasm's own work on it (docs/performance.md).
+//! Every other request goes through the general, async [`handle_fetch`]. Both paths share the
+//! steps below; only the waiting differs.
+
+use std::cell::RefCell;
 
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use worker::js_sys::Uint8Array;
-use worker::js_sys::{Object, Promise, Reflect};
+use worker::js_sys::{Array, Object, Promise, Reflect};
 use worker::wasm_bindgen::JsCast;
 use worker::wasm_bindgen::{prelude::wasm_bindgen, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
@@ -16,11 +26,12 @@ use crate::core::intake;
 use crate::core::log_line::LogLine;
 use crate::core::outbox;
 use crate::core::outcome::Outcome;
+use crate::core::retry::OriginAnswer;
 use crate::core::route::{self, Route};
 use crate::core::settings::Settings;
 use crate::shell::admin;
 use crate::shell::environment;
-use crate::shell::forward::forward;
+use crate::shell::forward::{self, forward};
 use crate::shell::http::{header, read_body, response, url};
 use crate::shell::node_crypto::NodeCrypto;
 use crate::shell::outbox as shell_outbox;
@@ -46,8 +57,150 @@ pub async fn handle_fetch(
     let outcome = handle(&req, &env, started_ms, &mut line)
         .await
         .unwrap_or_else(Outcome::from);
+    finish(line, &outcome, started_ms)
+}
+
+/// What [`start`] answers when the module entry must go on: a response, an origin request in
+/// flight (`[token, promise]`, for [`answered`]), or one of these numbers.
+const GENERAL: u32 = 0;
+/// Read the body (its length is declared and allowed), then call [`start`] again with it.
+const READ_BODY: u32 = 1;
+
+/// A direct delivery up to its origin request, without awaiting: the module entry passes the
+/// body once [`READ_BODY`] asked for it. Any request this cannot finish alone is [`GENERAL`]:
+/// the entry hands it to [`handle_fetch`] whole.
+#[wasm_bindgen(js_name = start, wasm_bindgen = worker::wasm_bindgen, js_sys = worker::js_sys)]
+pub fn start(
+    req: web_sys::Request,
+    env: Env,
+    body: Option<Uint8Array>,
+) -> Result<JsValue, JsValue> {
+    let started_ms = Date::now().as_millis();
+    let mut line = LogLine::new("other");
+    let (id, posted) = match begin(&req, &env, body, started_ms, &mut line) {
+        Ok(Begun::General) => return Ok(GENERAL.into()),
+        Ok(Begun::ReadBody) => return Ok(READ_BODY.into()),
+        Ok(Begun::Posted(id, posted)) => (id, posted),
+        Ok(Begun::Done(outcome)) => return finish(line, &outcome, started_ms).map(Into::into),
+        Err(error) => return finish(line, &Outcome::from(error), started_ms).map(Into::into),
+    };
+    let token = wait(Waiting {
+        line,
+        id,
+        started_ms,
+    });
+    Ok(Array::of2(&JsValue::from(token), &posted).into())
+}
+
+/// The origin's answer to the request [`start`] sent as `token`: the reply, logged.
+#[wasm_bindgen(js_name = answered, wasm_bindgen = worker::wasm_bindgen, js_sys = worker::js_sys)]
+pub fn answered(token: u32, answer: JsValue) -> Result<web_sys::Response, JsValue> {
+    let waiting = PENDING.with(|pending| {
+        pending
+            .borrow_mut()
+            .get_mut(token as usize)
+            .and_then(Option::take)
+    });
+    let Some(Waiting {
+        mut line,
+        id,
+        started_ms,
+    }) = waiting
+    else {
+        return Err(JsValue::from_str("no delivery waits under this token"));
+    };
+    let outcome = settle(&id, &forward::answer(answer), &mut line);
+    finish(line, &outcome, started_ms)
+}
+
+/// A direct delivery between [`start`] and [`answered`].
+struct Waiting {
+    line: LogLine,
+    id: String,
+    started_ms: u64,
+}
+
+thread_local! {
+    /// Direct deliveries waiting for their origin, by token (index); freed slots are reused.
+    static PENDING: RefCell<Vec<Option<Waiting>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Keeps `waiting` until its answer, under the token returned.
+fn wait(waiting: Waiting) -> u32 {
+    PENDING.with(|pending| {
+        let mut pending = pending.borrow_mut();
+        let slot = match pending.iter().position(Option::is_none) {
+            Some(free) => free,
+            None => {
+                pending.push(None);
+                pending.len() - 1
+            }
+        };
+        pending[slot] = Some(waiting);
+        u32::try_from(slot).unwrap_or(u32::MAX)
+    })
+}
+
+/// How far [`begin`] got.
+enum Begun {
+    /// The general handler must take the request.
+    General,
+    /// The body must be read first.
+    ReadBody,
+    /// Answered without the origin.
+    Done(Outcome),
+    /// The event (by id) is on its way to the origin.
+    Posted(String, Promise),
+}
+
+/// Routing, intake and the origin request of a direct delivery, or where it must stop.
+fn begin(
+    req: &web_sys::Request,
+    env: &Env,
+    given: Option<Uint8Array>,
+    now_ms: u64,
+    line: &mut LogLine,
+) -> Result<Begun, EdgeError> {
+    let url = url(req);
+    let (route, query) = route_of(req, &url, line)?;
+    let loaded = environment::settings(env);
+    let event_type = match route {
+        Route::Event(event_type) if is_direct(env) => event_type,
+        Route::Health => return Ok(Begun::Done(health(&loaded))),
+        _ => return Ok(Begun::General),
+    };
+    let settings = configured(&loaded, line)?;
+    let body = match (admitted(req, settings)?, given) {
+        (Some(0), _) => Vec::new(),
+        (Some(_), Some(body)) => body.to_vec(),
+        (Some(_), None) => return Ok(Begun::ReadBody),
+        // A body of undeclared length is read by the general handler, chunk by chunk.
+        (None, _) => return Ok(Begun::General),
+    };
+    let accepted = accept(req, settings, event_type, query, &body, now_ms, line)?;
+    let event = accepted.event;
+    let posted = forward::prepare(settings, &event)
+        .and_then(|request| forward::post(&request, settings.origin_timeout_ms));
+    Ok(match posted {
+        Some(posted) => Begun::Posted(event.id, posted),
+        None => Begun::Done(settle(&event.id, &OriginAnswer::default(), line)),
+    })
+}
+
+/// Direct mode with nothing to consult first: no outbox, no queue, no dedup namespace.
+fn is_direct(env: &Env) -> bool {
+    delivery::mode(environment::bindings(env)) == Mode::Direct && kv(env, "DEDUP").is_none()
+}
+
+/// Answers with `outcome` and writes the request's log line.
+#[inline(never)]
+fn finish(
+    mut line: LogLine,
+    outcome: &Outcome,
+    started_ms: u64,
+) -> Result<web_sys::Response, JsValue> {
     let reply = outcome.reply();
-    line.outcome(&outcome, reply.status);
+    line.outcome(outcome, reply.status);
     log(line.line(started_ms, Date::now().as_millis()));
     response(reply)
 }
@@ -64,25 +217,42 @@ async fn handle(
     line: &mut LogLine,
 ) -> Result<Outcome, EdgeError> {
     let url = url(req);
-    let (path, query) = route::path_and_query(&url);
-    let route = route::route(&req.method(), path)?;
+    let (route, query) = route_of(req, &url, line)?;
     let loaded = environment::settings(env);
     let event_type = match route {
-        Route::Health => {
-            line.route = "/healthz";
-            let problems = loaded.as_ref().as_ref().err().cloned().unwrap_or_default();
-            return Ok(Outcome::Health { problems });
-        }
+        Route::Health => return Ok(health(&loaded)),
         Route::Admin(admin_route) => {
-            line.route = "/admin";
             let settings = configured(&loaded, line)?;
             return admin::handle(req, env, settings, admin_route).await;
         }
         Route::Event(event_type) => event_type,
     };
-    line.route = event_type.route();
     let settings = configured(&loaded, line)?;
     deliver(req, env, settings, event_type, query, now_ms, line).await
+}
+
+/// The route and the raw query of the request, with the route on the log line.
+#[inline(never)]
+fn route_of<'u>(
+    req: &web_sys::Request,
+    url: &'u [u8],
+    line: &mut LogLine,
+) -> Result<(Route, &'u [u8]), EdgeError> {
+    let (path, query) = route::path_and_query(url);
+    let route = route::route(&req.method(), path)?;
+    line.route = match route {
+        Route::Health => "/healthz",
+        Route::Admin(_) => "/admin",
+        Route::Event(event_type) => event_type.route(),
+    };
+    Ok((route, query))
+}
+
+/// `/healthz`: ok, or the names of the bad settings.
+#[inline(never)]
+fn health(loaded: &environment::Loaded) -> Outcome {
+    let problems = loaded.as_ref().err().cloned().unwrap_or_default();
+    Outcome::Health { problems }
 }
 
 /// The settings, or `misconfigured` with the names of the bad ones on the log line.
@@ -96,6 +266,42 @@ fn configured<'a>(
     })
 }
 
+/// Intake steps 1–2, before the body is read: the declared `content-length`, once admitted.
+#[inline(never)]
+fn admitted(req: &web_sys::Request, settings: &Settings) -> Result<Option<u64>, EdgeError> {
+    let content_length = header(req, "content-length").and_then(|len| len.trim().parse().ok());
+    intake::admit(
+        settings,
+        header(req, "authorization").as_deref(),
+        content_length,
+    )?;
+    Ok(content_length)
+}
+
+/// The rest of intake, on the read body; what may be logged of it goes on the line.
+#[inline(never)]
+fn accept(
+    req: &web_sys::Request,
+    settings: &Settings,
+    event_type: EventType,
+    query: &[u8],
+    body: &[u8],
+    now_ms: u64,
+    line: &mut LogLine,
+) -> Result<intake::Accepted, EdgeError> {
+    let accepted = intake::accept(
+        &NodeCrypto,
+        settings,
+        event_type,
+        query,
+        header(req, "content-type").as_deref(),
+        body,
+        now_ms,
+    )?;
+    accepted.note(line);
+    Ok(accepted)
+}
+
 /// Intake, then the delivery mode the bindings choose.
 async fn deliver(
     req: &web_sys::Request,
@@ -106,25 +312,11 @@ async fn deliver(
     now_ms: u64,
     line: &mut LogLine,
 ) -> Result<Outcome, EdgeError> {
-    let content_length = header(req, "content-length").and_then(|len| len.trim().parse().ok());
-    intake::admit(
-        settings,
-        header(req, "authorization").as_deref(),
-        content_length,
-    )?;
+    let content_length = admitted(req, settings)?;
     let body = read_body(req, settings.max_body_bytes, content_length)
         .await
         .map_err(|()| EdgeError::PayloadTooLarge)?;
-    let accepted = intake::accept(
-        &NodeCrypto,
-        settings,
-        event_type,
-        query,
-        header(req, "content-type").as_deref(),
-        &body,
-        now_ms,
-    )?;
-    accepted.note(line);
+    let accepted = accept(req, settings, event_type, query, &body, now_ms, line)?;
     let event = &accepted.event;
 
     let mode = delivery::mode(environment::bindings(env));
@@ -183,8 +375,14 @@ async fn store(env: &Env, accepted: &intake::Accepted) -> Outcome {
 /// Direct delivery: the origin's answer decides the reply.
 async fn direct(settings: &Settings, event: &Event, line: &mut LogLine) -> Outcome {
     let answer = forward(settings, event).await;
+    settle(&event.id, &answer, line)
+}
+
+/// The outcome of a direct delivery of the event `id`, with the origin's status on the line.
+#[inline(never)]
+fn settle(id: &str, answer: &OriginAnswer, line: &mut LogLine) -> Outcome {
     line.origin_status = answer.status;
-    delivery::after_direct(&event.id, &answer)
+    delivery::after_direct(id, answer)
 }
 
 /// Puts the event on the queue, or says why it must go directly.
@@ -262,4 +460,33 @@ async fn kv_text(kv: &Kv, key: &str) -> Result<Option<String>, JsValue> {
     let options = Object::new();
     Reflect::set(&options, &"type".into(), &"text".into())?;
     Ok(JsFuture::from(kv.get(key, &options)?).await?.as_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn waiting(id: &str) -> Waiting {
+        Waiting {
+            line: LogLine::new("/webim/chat_started"),
+            id: id.to_string(),
+            started_ms: 0,
+        }
+    }
+
+    fn take(token: u32) -> Option<String> {
+        PENDING.with(|pending| pending.borrow_mut()[token as usize].take().map(|w| w.id))
+    }
+
+    #[test]
+    fn a_token_finds_its_own_delivery_and_its_slot_is_reused_once_answered() {
+        let (a, b) = (wait(waiting("evt_a")), wait(waiting("evt_b")));
+        assert_ne!(a, b);
+        assert_eq!(take(b).as_deref(), Some("evt_b"));
+        assert_eq!(take(b), None, "answered once only");
+        assert_eq!(wait(waiting("evt_c")), b);
+        assert_eq!(take(a).as_deref(), Some("evt_a"));
+        assert_eq!(take(b).as_deref(), Some("evt_c"));
+        PENDING.with(|pending| assert!(pending.borrow().iter().all(Option::is_none)));
+    }
 }

@@ -1,8 +1,9 @@
-//! One delivery attempt to the origin: the core's [`OriginRequest`] sent with the runtime's
-//! `fetch`, under `ORIGIN_TIMEOUT_MS`, and the answer read back as an [`OriginAnswer`].
+//! One delivery attempt to the origin: the core's [`OriginRequest`] for the attempt, sent with
+//! the runtime's `fetch` under `ORIGIN_TIMEOUT_MS`, and the answer read back as an
+//! [`OriginAnswer`].
 
 use worker::js_sys::Array;
-use worker::wasm_bindgen::JsCast;
+use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::Date;
 
@@ -16,26 +17,42 @@ use crate::shell::node_crypto::NodeCrypto;
 /// Delivers `event` once, signed afresh for this attempt. `status` is `None` when the origin
 /// could not be reached or did not answer in time.
 pub async fn forward(settings: &Settings, event: &Event) -> OriginAnswer {
-    let Some(origin) = settings.origin_for(event.event_type) else {
-        return OriginAnswer::default();
-    };
-    let now_secs = Date::now().as_millis() / 1000;
-    match origin.request(&NodeCrypto, event, settings.signing(), now_secs) {
+    match prepare(settings, event) {
         Some(request) => send(&request, settings.origin_timeout_ms).await,
         None => OriginAnswer::default(),
     }
+}
+
+/// The request of one attempt, signed now. `None` when the event's type has no origin or a
+/// signature could not be computed: the attempt fails rather than going out unsigned.
+#[inline(never)]
+pub fn prepare<'a>(settings: &'a Settings, event: &'a Event) -> Option<OriginRequest<'a>> {
+    let origin = settings.origin_for(event.event_type)?;
+    let now_secs = Date::now().as_millis() / 1000;
+    origin.request(&NodeCrypto, event, settings.signing(), now_secs)
 }
 
 /// POSTs `request`. Redirects are not followed, so the event and its headers never go
 /// anywhere but the configured URL; the runtime's own timer aborts the attempt, reading the
 /// response included.
 pub async fn send(request: &OriginRequest<'_>, timeout_ms: u32) -> OriginAnswer {
-    let Some(head) = http::head(&request.headers) else {
-        return OriginAnswer::default();
-    };
-    let posted = http::post(request.url, &head, &request.body, timeout_ms);
-    // Null (no answer) is not an array.
-    let Ok(Ok(answer)) = JsFuture::from(posted).await.map(JsCast::dyn_into::<Array>) else {
+    match post(request, timeout_ms) {
+        Some(posted) => answer(JsFuture::from(posted).await.unwrap_or(JsValue::NULL)),
+        None => OriginAnswer::default(),
+    }
+}
+
+/// Starts the POST of `request`: a promise of what [`answer`] reads. `None` when a header
+/// cannot be passed on (it holds a line break).
+pub fn post(request: &OriginRequest<'_>, timeout_ms: u32) -> Option<worker::js_sys::Promise> {
+    let head = http::head(&request.headers)?;
+    Some(http::post(request.url, &head, &request.body, timeout_ms))
+}
+
+/// What the POST helper resolved to: `[status, retry-after]`, or null when no answer came.
+#[inline(never)]
+pub fn answer(value: JsValue) -> OriginAnswer {
+    let Ok(answer) = value.dyn_into::<Array>() else {
         return OriginAnswer::default();
     };
     OriginAnswer {
