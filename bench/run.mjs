@@ -15,11 +15,12 @@
 // query, form or both. --baseline DIR[,DIR…] adds earlier builds of webim-edge (each DIR, inside
 // this project, holds its worker/shim.mjs), to compare versions.
 //   usage: node bench/run.mjs [--requests 6000] [--processes 2] [--batch 200] [--concurrency 8]
-//                             [--workers empty,forward,js,edge] [--transports query,form]
+//                             [--workers empty,forward,floor,js,edge,edge-webim,edge-outbox]
+//                             [--transports query,form]
 //                             [--baseline DIR[,DIR…]] [--no-cold]
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { gzipSync } from "node:zlib";
+import { execFileSync } from "node:child_process";
 import { coldStarts } from "./cold.mjs";
 import { BENCH_CHAT, TRANSPORTS, WASM_WORKER, drive, fastOrigin, jsWorker, serve } from "./workerd.mjs";
 
@@ -46,7 +47,7 @@ const CONFIGS = {
     distinct: 5,
   },
 };
-const DEFAULT_WORKERS = "empty,forward,js,edge";
+const DEFAULT_WORKERS = "empty,forward,floor,js,edge,edge-webim,edge-outbox";
 
 const { values } = parseArgs({
   options: {
@@ -154,14 +155,16 @@ for (const transport of transports) {
 if (!values["no-cold"]) await coldStarts(origin.bindings);
 origin.close();
 
-console.log("\nBundle (budget: 120 KB gzipped for the wasm and its glue)\n");
+// Sizes as scripts/build.sh prints them (gzip -9; Node's zlib compresses the wasm about 1 %
+// less), and the budget's sum: the wasm and its generated glue. The entry is listed apart.
+const gzipped = (file) => execFileSync("gzip", ["-9c", file], { maxBuffer: 1 << 26 }).length;
+console.log("\nBundle (gzip -9; budget: the wasm and its glue together, 120,000 bytes)\n");
 console.log("| file | raw bytes | gzipped bytes |");
 console.log("|---|---|---|");
-let gzipped = 0;
+let budgeted = 0;
 for (const file of ["build/index_bg.wasm", "build/index.js", "build/worker/shim.mjs"]) {
-  const bytes = readFileSync(file);
-  const gz = gzipSync(bytes, { level: 9 }).length;
-  gzipped += gz;
-  console.log(`| ${file} | ${bytes.length} | ${gz} |`);
+  const gz = gzipped(file);
+  if (!file.endsWith("shim.mjs")) budgeted += gz;
+  console.log(`| ${file} | ${readFileSync(file).length} | ${gz} |`);
 }
-console.log(`| total | | ${gzipped} |`);
+console.log(`| wasm + glue | | ${budgeted} (${budgeted <= 120_000 ? "within" : "OVER"} the budget) |`);
