@@ -1,5 +1,5 @@
-// Build-time check of the two things of worker-build's generated module that webim-edge's own
-// entry (src/shell/entry.mjs) relies on. A future worker-build that changes either fails the
+// Build-time check of what webim-edge's own entry (src/shell/entry.mjs) relies on in
+// worker-build's generated module: the class's handlers and its record of a critical error. A future worker-build that changes either fails the
 // build here, with this message, instead of silently changing how traps are recovered from.
 import { readFileSync } from "node:fs";
 
@@ -8,6 +8,10 @@ const expectations = [
   ["the default export is worker-build's entrypoint class", /export\s*\{[^}]*\bas default\b[^}]*\}/],
   ["its prototype has the fetch handler", /\.prototype\.fetch\s*=\s*function/],
   ["its prototype has the queue handler", /\.prototype\.queue\s*=\s*function/],
+  // The direct path's steps are called with their own arguments, so they must stay plain
+  // functions (the handlers above read env and ctx from `this` instead).
+  ["its prototype has the direct path's start, as a plain function", /\.prototype\.start\s*=\s*[\w$]+\s*[;,]/],
+  ["its prototype has the direct path's answered, as a plain function", /\.prototype\.answered\s*=\s*[\w$]+\s*[;,]/],
   ["the record of a critical error is globalThis.__worker_init_state", /globalThis\.__worker_init_state\s*=\s*\{\s*criticalError\s*:/],
 ];
 const missing = expectations.filter(([, pattern]) => !pattern.test(generated));
