@@ -17,6 +17,8 @@ pub struct Bindings {
     pub outbox: bool,
     /// An `EVENTS` queue producer is bound.
     pub queue: bool,
+    /// A `DEDUP` KV namespace is bound.
+    pub dedup: bool,
 }
 
 /// Where an accepted event goes first.
@@ -58,6 +60,18 @@ pub fn mode(bindings: Bindings) -> Mode {
     } else {
         Mode::Direct
     }
+}
+
+/// Whether an accepted event is first looked up in the `DEDUP` namespace (SPEC §6). The
+/// outbox's own dedup is strict, so the namespace is not consulted in outbox mode.
+pub fn looks_up_dedup(bindings: Bindings) -> bool {
+    bindings.dedup && mode(bindings) != Mode::Outbox
+}
+
+/// Whether an event goes straight to the origin with nothing consulted first: direct mode and
+/// no dedup lookup.
+pub fn straight_to_origin(bindings: Bindings) -> bool {
+    mode(bindings) == Mode::Direct && !looks_up_dedup(bindings)
 }
 
 /// Whether the queue can take an event body of `len` bytes.
@@ -110,12 +124,43 @@ mod tests {
     fn the_outbox_takes_precedence_over_the_queue() {
         let modes: Vec<Mode> = [(false, false), (false, true), (true, false), (true, true)]
             .into_iter()
-            .map(|(outbox, queue)| mode(Bindings { outbox, queue }))
+            .map(|(outbox, queue)| {
+                mode(Bindings {
+                    outbox,
+                    queue,
+                    dedup: false,
+                })
+            })
             .collect();
         assert_eq!(
             modes,
             [Mode::Direct, Mode::Queue, Mode::Outbox, Mode::Outbox]
         );
+    }
+
+    #[test]
+    fn dedup_is_looked_up_outside_the_outbox_and_only_nothing_bound_goes_straight_through() {
+        let all = [false, true].into_iter().flat_map(|outbox| {
+            [false, true].into_iter().flat_map(move |queue| {
+                [false, true].map(move |dedup| Bindings {
+                    outbox,
+                    queue,
+                    dedup,
+                })
+            })
+        });
+        for bindings in all {
+            assert_eq!(
+                looks_up_dedup(bindings),
+                bindings.dedup && !bindings.outbox,
+                "{bindings:?}"
+            );
+            assert_eq!(
+                straight_to_origin(bindings),
+                bindings == Bindings::default(),
+                "{bindings:?}"
+            );
+        }
     }
 
     #[test]

@@ -1,7 +1,7 @@
-//! The worker's environment: settings read and validated once per isolate (bindings never
-//! change within one), and which optional bindings exist.
+//! The worker's environment: settings read and validated, and which optional bindings exist,
+//! both once per isolate (bindings never change within one).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use worker::js_sys::Reflect;
@@ -16,6 +16,7 @@ pub type Loaded = Result<Settings, Vec<&'static str>>;
 
 thread_local! {
     static SETTINGS: RefCell<Option<Rc<Loaded>>> = const { RefCell::new(None) };
+    static BINDINGS: Cell<Option<Bindings>> = const { Cell::new(None) };
 }
 
 /// A binding as a setting: a string, unset, or a value of another type (a TOML number or
@@ -39,13 +40,21 @@ pub fn settings(env: &Env) -> Rc<Loaded> {
     })
 }
 
-/// Which optional bindings are present.
+/// Which optional bindings are present, looked up once per isolate.
 pub fn bindings(env: &Env) -> Bindings {
-    let present = |name: &str| {
-        Reflect::get(env, &JsValue::from_str(name)).is_ok_and(|value| value.is_object())
-    };
-    Bindings {
-        outbox: present("OUTBOX"),
-        queue: present("EVENTS"),
-    }
+    BINDINGS.with(|cached| {
+        if let Some(bindings) = cached.get() {
+            return bindings;
+        }
+        let present = |name: &str| {
+            Reflect::get(env, &JsValue::from_str(name)).is_ok_and(|value| value.is_object())
+        };
+        let bindings = Bindings {
+            outbox: present("OUTBOX"),
+            queue: present("EVENTS"),
+            dedup: present("DEDUP"),
+        };
+        cached.set(Some(bindings));
+        bindings
+    })
 }

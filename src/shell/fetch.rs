@@ -165,7 +165,9 @@ fn begin(
     let (route, query) = route_of(req, &url, line)?;
     let loaded = environment::settings(env);
     let event_type = match route {
-        Route::Event(event_type) if is_direct(env) => event_type,
+        Route::Event(event_type) if delivery::straight_to_origin(environment::bindings(env)) => {
+            event_type
+        }
         Route::Health => return Ok(Begun::Done(health(&loaded))),
         _ => return Ok(Begun::General),
     };
@@ -185,11 +187,6 @@ fn begin(
         Some(posted) => Begun::Posted(event.id, posted),
         None => Begun::Done(settle(&event.id, &OriginAnswer::default(), line)),
     })
-}
-
-/// Direct mode with nothing to consult first: no outbox, no queue, no dedup namespace.
-fn is_direct(env: &Env) -> bool {
-    delivery::mode(environment::bindings(env)) == Mode::Direct && kv(env, "DEDUP").is_none()
 }
 
 /// Answers with `outcome` and writes the request's log line.
@@ -319,8 +316,11 @@ async fn deliver(
     let accepted = accept(req, settings, event_type, query, &body, now_ms, line)?;
     let event = &accepted.event;
 
-    let mode = delivery::mode(environment::bindings(env));
-    let dedup = kv(env, "DEDUP").filter(|_| mode != Mode::Outbox);
+    let bindings = environment::bindings(env);
+    let mode = delivery::mode(bindings);
+    let dedup = delivery::looks_up_dedup(bindings)
+        .then(|| kv(env, "DEDUP"))
+        .flatten();
     if let Some(kv) = &dedup {
         let lookup = match kv_text(kv, &event.id).await {
             Ok(Some(_)) => Lookup::Seen,
