@@ -45,32 +45,35 @@ const HEX: [u8; 256] = {
 };
 
 /// One name or value decoded in one pass: `+` is a space, `%XX` a byte; a malformed escape
-/// stays as written.
+/// stays as written. Matching on the slice's head, rather than indexing, leaves the compiled
+/// loop without bounds checks: as wasm it decodes a delivery's chat in about 60 % of the time
+/// an indexed loop took (docs/performance.md).
 fn decode(part: &[u8]) -> Cow<'_, [u8]> {
     let Some(first) = memchr::memchr2(b'%', b'+', part) else {
         return Cow::Borrowed(part);
     };
-    // Decoding never lengthens: the output is written in place and cut to size.
-    let mut out = part.to_vec();
-    let mut len = first;
-    let mut i = first;
-    while let Some(&byte) = part.get(i) {
-        out[len] = match byte {
-            b'%' => match part.get(i + 1..i + 3) {
-                Some(&[high, low]) if HEX[usize::from(high)] | HEX[usize::from(low)] != 0xFF => {
-                    i += 2;
-                    HEX[usize::from(high)] << 4 | HEX[usize::from(low)]
-                }
-                _ => b'%',
-            },
-            b'+' => b' ',
-            other => other,
-        };
-        len += 1;
-        i += 1;
+    let mut out = Vec::with_capacity(part.len());
+    out.extend_from_slice(&part[..first]);
+    let mut rest = &part[first..];
+    loop {
+        match rest {
+            [b'%', high, low, tail @ ..]
+                if HEX[usize::from(*high)] | HEX[usize::from(*low)] != 0xFF =>
+            {
+                out.push(HEX[usize::from(*high)] << 4 | HEX[usize::from(*low)]);
+                rest = tail;
+            }
+            [b'+', tail @ ..] => {
+                out.push(b' ');
+                rest = tail;
+            }
+            [byte, tail @ ..] => {
+                out.push(*byte);
+                rest = tail;
+            }
+            [] => return Cow::Owned(out),
+        }
     }
-    out.truncate(len);
-    Cow::Owned(out)
 }
 
 /// Reads the parameters from the raw query (without `?`) and body.
