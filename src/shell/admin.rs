@@ -2,7 +2,7 @@
 //! index for `/admin/dead` and replays, the chat's own object for `/admin/chats/{id}`.
 
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
-use worker::{web_sys, Env};
+use worker::Env;
 
 use crate::core::admin;
 use crate::core::error::EdgeError;
@@ -12,19 +12,19 @@ use crate::core::reply::Reply;
 use crate::core::route::AdminRoute;
 use crate::core::settings::Settings;
 use crate::shell::environment;
-use crate::shell::http::header;
+use crate::shell::http::RequestHead;
 use crate::shell::outbox::call;
 
 /// One admin request.
 pub async fn handle(
-    req: &web_sys::Request,
+    head: &RequestHead,
     env: &Env,
     settings: &Settings,
     route: AdminRoute,
 ) -> Result<Outcome, EdgeError> {
     admin::authorize(
         settings.admin_token.as_deref(),
-        header(req, "authorization").as_deref(),
+        head.authorization.as_deref(),
         environment::bindings(env).outbox,
     )?;
     let reply = match route {

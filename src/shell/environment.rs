@@ -1,10 +1,10 @@
 //! The worker's environment: settings read and validated, and which optional bindings exist,
-//! both once per isolate (bindings never change within one).
+//! both once per isolate (bindings never change within one), and the clock.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use worker::js_sys::Reflect;
+use worker::js_sys::{Date, Reflect};
 use worker::wasm_bindgen::JsValue;
 use worker::Env;
 
@@ -57,4 +57,9 @@ pub fn bindings(env: &Env) -> Bindings {
         cached.set(Some(bindings));
         bindings
     })
+}
+
+/// The clock, in Unix milliseconds: the shell reads it and hands the value to the core.
+pub fn now_ms() -> u64 {
+    Date::now() as u64
 }

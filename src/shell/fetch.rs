@@ -12,12 +12,11 @@
 use std::cell::RefCell;
 
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
-use worker::js_sys::Uint8Array;
-use worker::js_sys::{Array, Object, Promise, Reflect};
+use worker::js_sys::{Array, Object, Promise, Reflect, Uint8Array};
 use worker::wasm_bindgen::JsCast;
 use worker::wasm_bindgen::{prelude::wasm_bindgen, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::{web_sys, Date, Env};
+use worker::{web_sys, Env};
 
 use crate::core::delivery::{self, Fallback, Lookup, Mode};
 use crate::core::error::EdgeError;
@@ -30,9 +29,9 @@ use crate::core::retry::OriginAnswer;
 use crate::core::route::{self, Route};
 use crate::core::settings::Settings;
 use crate::shell::admin;
-use crate::shell::environment;
+use crate::shell::environment::{self, now_ms};
 use crate::shell::forward::{self, forward};
-use crate::shell::http::{header, read_body, response, url};
+use crate::shell::http::{read_body, response, RequestHead};
 use crate::shell::node_crypto::NodeCrypto;
 use crate::shell::outbox as shell_outbox;
 
@@ -52,7 +51,7 @@ pub async fn handle_fetch(
     env: Env,
     _ctx: JsValue,
 ) -> Result<web_sys::Response, JsValue> {
-    let started_ms = Date::now().as_millis();
+    let started_ms = now_ms();
     let mut line = LogLine::new("other");
     let outcome = handle(&req, &env, started_ms, &mut line)
         .await
@@ -70,12 +69,8 @@ const READ_BODY: u32 = 1;
 /// body once [`READ_BODY`] asked for it. Any request this cannot finish alone is [`GENERAL`]:
 /// the entry hands it to [`handle_fetch`] whole.
 #[wasm_bindgen(js_name = start, wasm_bindgen = worker::wasm_bindgen, js_sys = worker::js_sys)]
-pub fn start(
-    req: web_sys::Request,
-    env: Env,
-    body: Option<Uint8Array>,
-) -> Result<JsValue, JsValue> {
-    let started_ms = Date::now().as_millis();
+pub fn start(req: web_sys::Request, env: Env, body: Option<Vec<u8>>) -> Result<JsValue, JsValue> {
+    let started_ms = now_ms();
     let mut line = LogLine::new("other");
     let (id, posted) = match begin(&req, &env, body, started_ms, &mut line) {
         Ok(Begun::General) => return Ok(GENERAL.into()),
@@ -94,7 +89,7 @@ pub fn start(
 
 /// The origin's answer to the request [`start`] sent as `token`: the reply, logged.
 #[wasm_bindgen(js_name = answered, wasm_bindgen = worker::wasm_bindgen, js_sys = worker::js_sys)]
-pub fn answered(token: u32, answer: JsValue) -> Result<web_sys::Response, JsValue> {
+pub fn answered(token: u32, answer: Option<String>) -> Result<web_sys::Response, JsValue> {
     let waiting = PENDING.with(|pending| {
         pending
             .borrow_mut()
@@ -157,12 +152,12 @@ enum Begun {
 fn begin(
     req: &web_sys::Request,
     env: &Env,
-    given: Option<Uint8Array>,
+    given: Option<Vec<u8>>,
     now_ms: u64,
     line: &mut LogLine,
 ) -> Result<Begun, EdgeError> {
-    let url = url(req);
-    let (route, query) = route_of(req, &url, line)?;
+    let head = RequestHead::of(req);
+    let (route, query) = route_of(&head, line)?;
     let loaded = environment::settings(env);
     let event_type = match route {
         Route::Event(event_type) if delivery::straight_to_origin(environment::bindings(env)) => {
@@ -172,14 +167,14 @@ fn begin(
         _ => return Ok(Begun::General),
     };
     let settings = configured(&loaded, line)?;
-    let body = match (admitted(req, settings)?, given) {
+    let body = match (admitted(&head, settings)?, given) {
         (Some(0), _) => Vec::new(),
-        (Some(_), Some(body)) => body.to_vec(),
+        (Some(_), Some(body)) => body,
         (Some(_), None) => return Ok(Begun::ReadBody),
         // A body of undeclared length is read by the general handler, chunk by chunk.
         (None, _) => return Ok(Begun::General),
     };
-    let accepted = accept(req, settings, event_type, query, &body, now_ms, line)?;
+    let accepted = accept(&head, settings, event_type, query, &body, now_ms, line)?;
     let event = accepted.event;
     let posted = forward::prepare(settings, &event)
         .and_then(|request| forward::post(&request, settings.origin_timeout_ms));
@@ -198,7 +193,7 @@ fn finish(
 ) -> Result<web_sys::Response, JsValue> {
     let reply = outcome.reply();
     line.outcome(outcome, reply.status);
-    log(line.line(started_ms, Date::now().as_millis()));
+    log(line.line(started_ms, now_ms()));
     response(reply)
 }
 
@@ -213,30 +208,26 @@ async fn handle(
     now_ms: u64,
     line: &mut LogLine,
 ) -> Result<Outcome, EdgeError> {
-    let url = url(req);
-    let (route, query) = route_of(req, &url, line)?;
+    let head = RequestHead::of(req);
+    let (route, query) = route_of(&head, line)?;
     let loaded = environment::settings(env);
     let event_type = match route {
         Route::Health => return Ok(health(&loaded)),
         Route::Admin(admin_route) => {
             let settings = configured(&loaded, line)?;
-            return admin::handle(req, env, settings, admin_route).await;
+            return admin::handle(&head, env, settings, admin_route).await;
         }
         Route::Event(event_type) => event_type,
     };
     let settings = configured(&loaded, line)?;
-    deliver(req, env, settings, event_type, query, now_ms, line).await
+    deliver(req, &head, env, settings, event_type, query, now_ms, line).await
 }
 
 /// The route and the raw query of the request, with the route on the log line.
 #[inline(never)]
-fn route_of<'u>(
-    req: &web_sys::Request,
-    url: &'u [u8],
-    line: &mut LogLine,
-) -> Result<(Route, &'u [u8]), EdgeError> {
-    let (path, query) = route::path_and_query(url);
-    let route = route::route(&req.method(), path)?;
+fn route_of<'h>(head: &'h RequestHead, line: &mut LogLine) -> Result<(Route, &'h [u8]), EdgeError> {
+    let (path, query) = route::path_and_query(&head.url);
+    let route = route::route(&head.method, path)?;
     line.route = match route {
         Route::Health => "/healthz",
         Route::Admin(_) => "/admin",
@@ -265,20 +256,19 @@ fn configured<'a>(
 
 /// Intake steps 1–2, before the body is read: the declared `content-length`, once admitted.
 #[inline(never)]
-fn admitted(req: &web_sys::Request, settings: &Settings) -> Result<Option<u64>, EdgeError> {
-    let content_length = header(req, "content-length").and_then(|len| len.trim().parse().ok());
-    intake::admit(
-        settings,
-        header(req, "authorization").as_deref(),
-        content_length,
-    )?;
+fn admitted(head: &RequestHead, settings: &Settings) -> Result<Option<u64>, EdgeError> {
+    let content_length = head
+        .content_length
+        .as_deref()
+        .and_then(|len| len.trim().parse().ok());
+    intake::admit(settings, head.authorization.as_deref(), content_length)?;
     Ok(content_length)
 }
 
 /// The rest of intake, on the read body; what may be logged of it goes on the line.
 #[inline(never)]
 fn accept(
-    req: &web_sys::Request,
+    head: &RequestHead,
     settings: &Settings,
     event_type: EventType,
     query: &[u8],
@@ -291,7 +281,7 @@ fn accept(
         settings,
         event_type,
         query,
-        header(req, "content-type").as_deref(),
+        head.content_type.as_deref(),
         body,
         now_ms,
     )?;
@@ -300,8 +290,10 @@ fn accept(
 }
 
 /// Intake, then the delivery mode the bindings choose.
+#[allow(clippy::too_many_arguments)]
 async fn deliver(
     req: &web_sys::Request,
+    head: &RequestHead,
     env: &Env,
     settings: &Settings,
     event_type: EventType,
@@ -309,11 +301,11 @@ async fn deliver(
     now_ms: u64,
     line: &mut LogLine,
 ) -> Result<Outcome, EdgeError> {
-    let content_length = admitted(req, settings)?;
+    let content_length = admitted(head, settings)?;
     let body = read_body(req, settings.max_body_bytes, content_length)
         .await
         .map_err(|()| EdgeError::PayloadTooLarge)?;
-    let accepted = accept(req, settings, event_type, query, &body, now_ms, line)?;
+    let accepted = accept(head, settings, event_type, query, &body, now_ms, line)?;
     let event = &accepted.event;
 
     let bindings = environment::bindings(env);

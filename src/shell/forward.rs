@@ -2,15 +2,13 @@
 //! the runtime's `fetch` under `ORIGIN_TIMEOUT_MS`, and the answer read back as an
 //! [`OriginAnswer`].
 
-use worker::js_sys::Array;
-use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::Date;
 
 use crate::core::event::Event;
 use crate::core::origin::OriginRequest;
 use crate::core::retry::OriginAnswer;
 use crate::core::settings::Settings;
+use crate::shell::environment::now_ms;
 use crate::shell::http;
 use crate::shell::node_crypto::NodeCrypto;
 
@@ -28,8 +26,7 @@ pub async fn forward(settings: &Settings, event: &Event) -> OriginAnswer {
 #[inline(never)]
 pub fn prepare<'a>(settings: &'a Settings, event: &'a Event) -> Option<OriginRequest<'a>> {
     let origin = settings.origin_for(event.event_type)?;
-    let now_secs = Date::now().as_millis() / 1000;
-    origin.request(&NodeCrypto, event, settings.signing(), now_secs)
+    origin.request(&NodeCrypto, event, settings.signing(), now_ms() / 1000)
 }
 
 /// POSTs `request`. Redirects are not followed, so the event and its headers never go
@@ -37,7 +34,12 @@ pub fn prepare<'a>(settings: &'a Settings, event: &'a Event) -> Option<OriginReq
 /// response included.
 pub async fn send(request: &OriginRequest<'_>, timeout_ms: u32) -> OriginAnswer {
     match post(request, timeout_ms) {
-        Some(posted) => answer(JsFuture::from(posted).await.unwrap_or(JsValue::NULL)),
+        Some(posted) => answer(
+            JsFuture::from(posted)
+                .await
+                .ok()
+                .and_then(|v| v.as_string()),
+        ),
         None => OriginAnswer::default(),
     }
 }
@@ -49,14 +51,31 @@ pub fn post(request: &OriginRequest<'_>, timeout_ms: u32) -> Option<worker::js_s
     Some(http::post(request.url, &head, &request.body, timeout_ms))
 }
 
-/// What the POST helper resolved to: `[status, retry-after]`, or null when no answer came.
+/// What the POST helper resolved to: `status\nretry-after`, or nothing when no answer came.
 #[inline(never)]
-pub fn answer(value: JsValue) -> OriginAnswer {
-    let Ok(answer) = value.dyn_into::<Array>() else {
+pub fn answer(answer: Option<String>) -> OriginAnswer {
+    let Some(answer) = answer else {
         return OriginAnswer::default();
     };
+    let (status, retry_after) = answer.split_once('\n').unwrap_or((&answer, ""));
     OriginAnswer {
-        status: answer.get(0).as_f64().map(|status| status as u16),
-        retry_after: answer.get(1).as_string(),
+        status: status.parse().ok(),
+        retry_after: Some(retry_after)
+            .filter(|value| !value.is_empty())
+            .map(str::to_string),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::answer;
+
+    #[test]
+    fn an_answer_reads_as_its_status_and_retry_after() {
+        let read = |text: &str| answer(Some(text.to_string()));
+        assert_eq!(read("503\n120").status, Some(503));
+        assert_eq!(read("503\n120").retry_after.as_deref(), Some("120"));
+        assert_eq!(read("204\n").retry_after, None);
+        assert_eq!(answer(None).status, None);
     }
 }

@@ -10,43 +10,55 @@ use crate::core::reply::Reply;
 
 #[wasm_bindgen(module = "/src/shell/runtime.mjs", wasm_bindgen = worker::wasm_bindgen)]
 extern "C" {
+    /// The request's method, URL and the headers [`RequestHead`] holds, as UTF-8 in one buffer.
+    fn describe(request: &web_sys::Request) -> Vec<u8>;
     /// `fetch(url, {method: "POST", headers, body, redirect: "manual", signal})` under a
-    /// timeout: resolves to `[status, retry-after]`, or to null when no answer came.
+    /// timeout: resolves to `status\nretry-after`, or to null when no answer came.
     pub fn post(url: &str, head: &str, body: &[u8], timeout_ms: u32) -> Promise;
     /// `new Response(body, {status, headers})`.
     fn respond(status: u16, head: &str, body: &[u8]) -> web_sys::Response;
 }
 
-#[wasm_bindgen(wasm_bindgen = worker::wasm_bindgen)]
-extern "C" {
-    /// The runtime's `TextEncoder`, which encodes natively.
-    type TextEncoder;
-    #[wasm_bindgen(constructor)]
-    fn new() -> TextEncoder;
-    #[wasm_bindgen(method)]
-    fn encode(this: &TextEncoder, input: &JsValue) -> Uint8Array;
-    /// A request, seen only for its `url`.
-    type UrlOf;
-    /// `request.url`, left a JavaScript string.
-    #[wasm_bindgen(method, getter)]
-    fn url(this: &UrlOf) -> JsValue;
+/// What routing and intake read of a request, taken in one call: each of these read on its
+/// own crosses the boundary twice or more and converts a string each time, and a delivery's
+/// URL can be 20 KB long.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct RequestHead {
+    /// The method.
+    pub method: String,
+    /// The URL, as UTF-8 bytes.
+    pub url: Vec<u8>,
+    /// `content-length`.
+    pub content_length: Option<String>,
+    /// `authorization`.
+    pub authorization: Option<String>,
+    /// `content-type`.
+    pub content_type: Option<String>,
 }
 
-thread_local! {
-    static ENCODER: TextEncoder = TextEncoder::new();
-}
+impl RequestHead {
+    /// The head of `req`.
+    pub fn of(req: &web_sys::Request) -> RequestHead {
+        RequestHead::read(&describe(req))
+    }
 
-/// The request URL as UTF-8 bytes. A delivery's parameters can make it 12 KB long, and
-/// `Request::url()` copies a string into the wasm one UTF-16 unit at a time in the bindings'
-/// JavaScript loop; the runtime's `TextEncoder` encodes it natively, and one copy brings the
-/// bytes in.
-pub fn url(req: &web_sys::Request) -> Vec<u8> {
-    ENCODER.with(|encoder| encoder.encode(&req.unchecked_ref::<UrlOf>().url()).to_vec())
-}
-
-/// A request header's value.
-pub fn header(req: &web_sys::Request, name: &str) -> Option<String> {
-    req.headers().get(name).ok().flatten()
+    /// Reads runtime.mjs's `describe`: the method and the URL on a line each, then each header
+    /// as `=value` or nothing on a line of its own. Neither a URL nor a header value can hold a
+    /// line break; what does not read is left empty.
+    fn read(described: &[u8]) -> RequestHead {
+        let mut lines = described.split(|&byte| byte == b'\n');
+        let mut text = || String::from_utf8(lines.next().unwrap_or_default().to_vec()).ok();
+        let method = text().unwrap_or_default();
+        let url = text().unwrap_or_default().into_bytes();
+        let mut header = || text().and_then(|line| line.strip_prefix('=').map(str::to_string));
+        RequestHead {
+            method,
+            url,
+            content_length: header(),
+            authorization: header(),
+            content_type: header(),
+        }
+    }
 }
 
 /// The body, never held beyond `limit` + 1 bytes: `Err(())` when it is longer than `limit` or
@@ -129,7 +141,24 @@ pub fn head<N: AsRef<str>, V: AsRef<str>>(headers: &[(N, V)]) -> Option<String> 
 
 #[cfg(test)]
 mod tests {
-    use super::head;
+    use super::{head, RequestHead};
+
+    #[test]
+    fn a_described_request_reads_back_with_absent_and_empty_headers_apart() {
+        let head =
+            RequestHead::read(b"POST\nhttps://e.example/webim/chat_started?a=%D0%B0\n=12\n\n=\n");
+        assert_eq!(
+            head,
+            RequestHead {
+                method: "POST".into(),
+                url: b"https://e.example/webim/chat_started?a=%D0%B0".to_vec(),
+                content_length: Some("12".into()),
+                authorization: None,
+                content_type: Some(String::new()),
+            }
+        );
+        assert_eq!(RequestHead::read(b""), RequestHead::default());
+    }
 
     #[test]
     fn a_header_list_is_one_line_per_name_and_per_value() {

@@ -33,7 +33,7 @@ use crate::core::reply::Reply;
 use crate::core::route;
 use crate::core::settings::Settings;
 use crate::core::times;
-use crate::shell::environment;
+use crate::shell::environment::{self, now_ms};
 use crate::shell::fetch::log;
 use crate::shell::forward::{forward, send};
 use crate::shell::http::response;
@@ -153,10 +153,6 @@ pub struct ChatOutbox {
     /// Whether this instance has created the tables (they are created on the first write, and
     /// dropped with everything else once the chat's last row is swept).
     tables_ready: Cell<bool>,
-}
-
-fn now_ms() -> u64 {
-    js_sys::Date::now() as u64
 }
 
 fn int(n: u64) -> JsValue {

@@ -5,12 +5,12 @@ use futures_util::future::join_all;
 use worker::js_sys::{Object, Reflect, Uint8Array};
 use worker::wasm_bindgen::{prelude::wasm_bindgen, JsCast, JsValue};
 use worker::worker_sys::{Message, MessageBatch};
-use worker::{Date, Env};
+use worker::Env;
 
 use crate::core::event::Event;
 use crate::core::log_line::LogLine;
 use crate::core::retry::{self, Next};
-use crate::shell::environment;
+use crate::shell::environment::{self, now_ms};
 use crate::shell::fetch::log;
 use crate::shell::forward::forward;
 
@@ -37,7 +37,7 @@ pub async fn handle_queue(batch: MessageBatch, env: Env, _ctx: JsValue) -> Resul
 
 /// One attempt at one queued event, logged as one line.
 async fn attempt(env: &Env, message: Message) {
-    let started_ms = Date::now().as_millis();
+    let started_ms = now_ms();
     // `attempts` counts deliveries of this message, starting at 1.
     let attempt = Reflect::get(&message, &JsValue::from_str("attempts"))
         .ok()
@@ -65,7 +65,7 @@ async fn attempt(env: &Env, message: Message) {
             retry::after_attempt(
                 &answer,
                 attempt,
-                Date::now().as_millis() / 1000,
+                now_ms() / 1000,
                 settings.retry_base_seconds,
             )
         }
@@ -87,5 +87,5 @@ async fn attempt(env: &Env, message: Message) {
             let _ = message.retry(options.into());
         }
     }
-    log(line.line(started_ms, Date::now().as_millis()));
+    log(line.line(started_ms, now_ms()));
 }

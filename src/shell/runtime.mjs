@@ -1,8 +1,29 @@
 // Runtime calls that take several steps in JavaScript, made by the wasm in one call each
-// (src/shell/http.rs). Written out in Rust, every step (a Headers object, each header, each
-// init field, the timer, the status) crosses the boundary on its own and converts its strings
-// there; docs/performance.md measures what one call saves. The helpers decide nothing: what is
-// sent, where, with which headers and timeout, and what an answer means are the core's.
+// (src/shell/http.rs, src/shell/node_crypto.rs). Written out in Rust, every step (a Headers
+// object, each header, each init field, the timer, the status, each hashing step) crosses the
+// boundary on its own and converts its strings there; docs/performance.md measures what one
+// call saves. The helpers decide nothing: what is read, sent, where, with which headers and
+// timeout, and what an answer means are the core's.
+import { createHash, createHmac } from "node:crypto";
+
+const encoder = new TextEncoder();
+
+/** A header's value after `=`, or nothing when it is absent, on a line of its own. */
+function line(headers, name) {
+  const value = headers.get(name);
+  return value === null ? "\n" : `=${value}\n`;
+}
+
+/**
+ * What the wasm reads of a request, as UTF-8 in one buffer: the method and the URL on a line
+ * each, then `content-length`, `authorization` and `content-type` as `line` writes them.
+ */
+export function describe(request) {
+  const { headers } = request;
+  return encoder.encode(
+    `${request.method}\n${request.url}\n${line(headers, "content-length")}${line(headers, "authorization")}${line(headers, "content-type")}`,
+  );
+}
 
 /** `name\nvalue\n…` (the wasm's one-string form of a header list) as Headers. */
 function headers(head) {
@@ -14,13 +35,14 @@ function headers(head) {
 
 /**
  * POSTs `body` to `url` with redirects not followed, aborted after `timeoutMs`. Resolves to
- * the status and the `retry-after` header, or to null when no answer came.
+ * the status and the `retry-after` header as `status\nretry-after` (the header left empty when
+ * absent), or to null when no answer came.
  */
 export function post(url, head, body, timeoutMs) {
   // `body` is a view of the wasm's memory, which the next allocation may move: copy it now.
   const init = { method: "POST", headers: headers(head), body: body.slice(), redirect: "manual", signal: AbortSignal.timeout(timeoutMs) };
   return fetch(url, init).then(
-    (res) => [res.status, res.headers.get("retry-after")],
+    (res) => `${res.status}\n${res.headers.get("retry-after") ?? ""}`,
     () => null,
   );
 }
@@ -28,4 +50,19 @@ export function post(url, head, body, timeoutMs) {
 /** A response of `status` with the headers `head` and a copy of `body`. */
 export function respond(status, head, body) {
   return new Response(body.slice(), { status, headers: headers(head) });
+}
+
+/** SHA-256 of `data`. */
+export function sha256(data) {
+  return createHash("sha256").update(data).digest();
+}
+
+/** MD5 of `data`. */
+export function md5(data) {
+  return createHash("md5").update(data).digest();
+}
+
+/** HMAC-SHA256 of `data` under `key`. */
+export function hmacSha256(key, data) {
+  return createHmac("sha256", key).update(data).digest();
 }
