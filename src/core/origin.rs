@@ -198,14 +198,30 @@ impl Origin {
                 key.sign(crypto, &event.id, &timestamp, &body)?,
             ));
         }
+        Some(self.post(headers, body))
+    }
+
+    /// A POST of the JSON `body` (the outbox's dead-event alert), with this URL's credentials
+    /// and nothing else.
+    pub fn json(&self, body: Vec<u8>) -> OriginRequest<'_> {
+        let headers = vec![("content-type", "application/json".to_string())];
+        self.post(headers, Cow::Owned(body))
+    }
+
+    /// `headers` and `body` to this URL, with the `authorization` its credentials make.
+    fn post<'a>(
+        &'a self,
+        mut headers: Vec<(&'static str, String)>,
+        body: Cow<'a, [u8]>,
+    ) -> OriginRequest<'a> {
         if let Some(auth) = &self.authorization {
             headers.push(("authorization", auth.clone()));
         }
-        Some(OriginRequest {
+        OriginRequest {
             url: &self.url,
             headers,
             body,
-        })
+        }
     }
 }
 
@@ -230,6 +246,19 @@ mod tests {
         let o = Origin::parse("https://crm.internal.example/hooks/webim?x=1").unwrap();
         assert_eq!(o.url, "https://crm.internal.example/hooks/webim?x=1");
         assert!(o.authorization.is_none());
+    }
+
+    #[test]
+    fn a_json_post_carries_the_urls_credentials_and_only_its_body() {
+        let o = Origin::parse("https://ops:s%3Acret@alerts.example/hook").unwrap();
+        let request = o.json(b"{}".to_vec());
+        assert_eq!(request.url, "https://alerts.example/hook");
+        assert_eq!(request.body.as_ref(), b"{}");
+        let names: Vec<_> = request.headers.iter().map(|(name, _)| *name).collect();
+        assert_eq!(names, ["content-type", "authorization"]);
+        assert_eq!(decoded(&request.headers[1].1), "ops:s:cret");
+        let plain = Origin::parse("https://alerts.example/hook").unwrap();
+        assert_eq!(plain.json(Vec::new()).headers.len(), 1);
     }
 
     #[test]

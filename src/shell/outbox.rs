@@ -26,7 +26,6 @@ use worker::{web_sys, Env};
 
 use crate::core::event::{Event, EventType};
 use crate::core::log_line::LogLine;
-use crate::core::origin::OriginRequest;
 use crate::core::outbox::{self, DeadEvent, Policy, Record, DEAD_INDEX};
 use crate::core::params;
 use crate::core::reply::Reply;
@@ -369,8 +368,9 @@ impl ChatOutbox {
                 let mut line = LogLine::new("outbox");
                 line.outcome = "misconfigured";
                 line.problems.clone_from(problems);
-                log(line.line(now_ms(), now_ms()));
-                self.wake_at(now_ms() + 60_000).await?;
+                let now = now_ms();
+                log(line.line(now, now));
+                self.wake_at(now + 60_000).await?;
                 return Ok(());
             }
         };
@@ -649,16 +649,8 @@ impl ChatOutbox {
                     attempts: entry.attempts,
                     last_status: entry.last_status.clone(),
                 });
-                let mut headers = vec![("content-type", "application/json".to_string())];
-                if let Some(auth) = &alert_url.authorization {
-                    headers.push(("authorization", auth.clone()));
-                }
-                let request = OriginRequest {
-                    url: &alert_url.url,
-                    headers,
-                    body: body.into(),
-                };
-                let answer = send(&request, settings.origin_timeout_ms).await;
+                let started = now_ms();
+                let answer = send(&alert_url.json(body), settings.origin_timeout_ms).await;
                 let mut line = LogLine::new("alert");
                 line.id = Some(entry.id.clone());
                 line.chat_id.clone_from(&entry.chat_id);
@@ -668,7 +660,7 @@ impl ChatOutbox {
                 } else {
                     "alert_failed"
                 };
-                log(line.line(now_ms(), now_ms()));
+                log(line.line(started, now_ms()));
                 self.sql().exec(
                     "UPDATE events SET alerted = ?, alert_tries = alert_tries + 1 WHERE id = ?",
                     vec![JsValue::from_bool(answer.accepted()), text(&row.id)],
