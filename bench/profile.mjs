@@ -4,7 +4,7 @@
 // profile of the isolate through the inspector, and prints the functions with the most self
 // time, in µs per request. Build with `npm run build -- --keep-names` first to see Rust names.
 // The profiler slows the isolate (wasm most of all), so read the shares, not the totals.
-//   usage: node bench/profile.mjs [--worker edge|js|forward|empty] [--transport query|form]
+//   usage: node bench/profile.mjs [--worker edge|js|floor|forward|empty] [--transport query|form]
 //                                 [--requests 3000] [--top 30]
 import { parseArgs } from "node:util";
 import WebSocket from "ws";
@@ -18,7 +18,7 @@ const { values } = parseArgs({
     top: { type: "string", default: "30" },
   },
 });
-const WORKERS = { edge: WASM_WORKER, js: jsWorker("bench/js-reference.mjs"), forward: jsWorker("bench/forward-only.mjs"), empty: jsWorker("bench/empty.mjs") };
+const WORKERS = { edge: WASM_WORKER, js: jsWorker("bench/js-reference.mjs"), floor: { ...jsWorker("bench/floor.mjs"), compatibilityFlags: ["nodejs_compat"] }, forward: jsWorker("bench/forward-only.mjs"), empty: jsWorker("bench/empty.mjs") };
 const TRANSPORT = values.transport;
 const REQUESTS = Number(values.requests);
 const INSPECTOR_PORT = 9329;
