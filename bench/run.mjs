@@ -22,31 +22,8 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { execFileSync } from "node:child_process";
 import { coldStarts } from "./cold.mjs";
-import { BENCH_CHAT, TRANSPORTS, WASM_WORKER, drive, fastOrigin, jsWorker, serve } from "./workerd.mjs";
+import { BENCH_CHAT, CONFIGS, TRANSPORTS, WASM_WORKER, drive, fastOrigin, serve } from "./workerd.mjs";
 
-/**
- * Every configuration the benchmark knows. `bindings` are added to the origin's (so a
- * configuration can set ORIGIN_FORMAT, or bind an outbox through `options`); `floor` marks the
- * empty worker that the others are reported above. Configurations not in DEFAULT_WORKERS run
- * when named with --workers.
- */
-const CONFIGS = {
-  empty: { name: "empty worker (answers {} at once)", options: jsWorker("bench/empty.mjs"), floor: true },
-  "empty-flags": { name: "empty worker with webim-edge's compatibility flags", options: { ...jsWorker("bench/empty.mjs"), compatibilityFlags: WASM_WORKER.compatibilityFlags } },
-  forward: { name: "forwarding alone", options: jsWorker("bench/forward-only.mjs") },
-  floor: { name: "the job's floor (its runtime calls, none of its logic)", options: { ...jsWorker("bench/floor.mjs"), compatibilityFlags: ["nodejs_compat"] } },
-  js: { name: "JavaScript + WebCrypto", options: jsWorker("bench/js-reference.mjs") },
-  edge: { name: "webim-edge (Rust/wasm)", options: WASM_WORKER },
-  "edge-webim": { name: "webim-edge, Webim format to the origin", options: WASM_WORKER, bindings: { ORIGIN_FORMAT: "webim" } },
-  // Each request a new event, five to a chat, stored in its chat's outbox and delivered from
-  // the object's alarm in the same workerd process: its CPU per request is accepting and
-  // delivering one event, and a fifth of creating a chat's object.
-  "edge-outbox": {
-    name: "webim-edge, outbox (accept + deliver)",
-    options: { ...WASM_WORKER, durableObjects: { OUTBOX: { className: "ChatOutbox", useSQLite: true } } },
-    distinct: 5,
-  },
-};
 const DEFAULT_WORKERS = "empty,forward,floor,js,edge,edge-webim,edge-outbox";
 
 const { values } = parseArgs({

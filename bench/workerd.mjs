@@ -24,7 +24,8 @@ function request(chat, transport) {
   const { query, init } = delivery(chat, { form: transport === "form" });
   return { path: `/webim/chat_started${query}`, headers: init.headers ?? {}, body: init.body ?? "" };
 }
-const REQUESTS = Object.fromEntries(TRANSPORTS.map((transport) => [transport, request(BENCH_CHAT, transport)]));
+/** The benchmark request of each transport: path, headers and body. */
+export const REQUESTS = Object.fromEntries(TRANSPORTS.map((transport) => [transport, request(BENCH_CHAT, transport)]));
 let distinctEvents = 0;
 /**
  * A new event of the benchmark chat, signed: what the outbox must store anew. Every
@@ -90,6 +91,29 @@ export async function drive(url, count, concurrency, transport = "form", { disti
 export const jsWorker = (scriptPath) => ({ scriptPath, modules: true, compatibilityDate: WASM_WORKER.compatibilityDate });
 export { WASM_WORKER };
 
+/**
+ * Every configuration the benchmark knows. `bindings` are added to the origin's (so a
+ * configuration can set ORIGIN_FORMAT, or bind an outbox through `options`); `floor` marks the
+ * empty worker that the others are reported above. Configurations not in DEFAULT_WORKERS run
+ * when named with --workers.
+ */
+export const CONFIGS = {
+  empty: { name: "empty worker (answers {} at once)", options: jsWorker("bench/empty.mjs"), floor: true },
+  "empty-flags": { name: "empty worker with webim-edge's compatibility flags", options: { ...jsWorker("bench/empty.mjs"), compatibilityFlags: WASM_WORKER.compatibilityFlags } },
+  forward: { name: "forwarding alone", options: jsWorker("bench/forward-only.mjs") },
+  floor: { name: "the job's floor (its runtime calls, none of its logic)", options: { ...jsWorker("bench/floor.mjs"), compatibilityFlags: ["nodejs_compat"] } },
+  js: { name: "JavaScript + WebCrypto", options: jsWorker("bench/js-reference.mjs") },
+  edge: { name: "webim-edge (Rust/wasm)", options: WASM_WORKER },
+  "edge-webim": { name: "webim-edge, Webim format to the origin", options: WASM_WORKER, bindings: { ORIGIN_FORMAT: "webim" } },
+  // Each request a new event, five to a chat, stored in its chat's outbox and delivered from
+  // the object's alarm in the same workerd process: its CPU per request is accepting and
+  // delivering one event, and a fifth of creating a chat's object.
+  "edge-outbox": {
+    name: "webim-edge, outbox (accept + deliver)",
+    options: { ...WASM_WORKER, durableObjects: { OUTBOX: { className: "ChatOutbox", useSQLite: true } } },
+    distinct: 5,
+  },
+};
 /**
  * Keeps the measured workerd and this process (the load generator and the origin) on separate
  * CPUs, where there are two or more and `taskset` exists, so that they do not compete for one.

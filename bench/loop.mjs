@@ -1,0 +1,109 @@
+#!/usr/bin/env node
+// The workers' own CPU per delivery without the HTTP around it. Each worker runs in a workerd of
+// its own behind a wrapper module that, inside one request, hands the worker's fetch handler
+// the benchmark's delivery again and again, the origin's fetch answered at once and the log
+// lines kept. Measuring whole HTTP deliveries (bench/run.mjs) adds the runtime's receiving and
+// sending, which moves by more than a change to the worker's own path is worth on a shared VM.
+// Each round runs every worker once, in turn; each worker's figure in a round is paired with
+// the first worker's in the same round, and the median of those differences is reported, so
+// that the machine's swings between rounds cancel out.
+//   usage: node bench/loop.mjs [--workers floor,edge] [--transport form|query]
+//                              [--iterations 600] [--rounds 31] [--baseline DIR[,DIR…]]
+// --workers are keys of the benchmark's configurations (bench/workerd.mjs); --baseline adds
+// earlier builds of webim-edge (each DIR holds worker/shim.mjs), as for bench/run.mjs.
+import { cpSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { parseArgs } from "node:util";
+import { CONFIGS, REQUESTS, WASM_WORKER, fastOrigin, serve } from "./workerd.mjs";
+
+const { values } = parseArgs({
+  options: {
+    workers: { type: "string", default: "floor,edge" },
+    transport: { type: "string", default: "form" },
+    iterations: { type: "string", default: "600" },
+    rounds: { type: "string", default: "31" },
+    baseline: { type: "string" },
+  },
+});
+const delivery = REQUESTS[values.transport];
+// As an HTTP client sends it: with the body's length declared.
+const headers = { ...delivery.headers, "content-length": String(Buffer.byteLength(delivery.body)) };
+const SCRATCH = "target/bench-loop";
+
+// The wrapper: `n` deliveries through the worker's handler, each a new Request (a body can be
+// read once), with `fetch` answering 204 at once for the duration.
+const WRAPPER = (module) => `import worker from "./${module}";
+const answered = () => Promise.resolve(new Response(null, { status: 204 }));
+export default {
+  async fetch(request, env, ctx) {
+    const { n, url, headers, body } = await request.json();
+    const realFetch = globalThis.fetch;
+    globalThis.fetch = answered;
+    let ok = 0;
+    try {
+      for (let i = 0; i < n; i++) {
+        const init = { method: "POST", headers, body: body === "" ? undefined : body };
+        if ((await worker.fetch(new Request(url, init), env, ctx)).status === 200) ok++;
+      }
+    } finally {
+      globalThis.fetch = realFetch;
+    }
+    return new Response(String(ok));
+  },
+};
+`;
+
+/** A copy of the worker's directory with the wrapper beside its module: Miniflare options. */
+function wrapped(key, options) {
+  const dir = join(SCRATCH, key.replace(/[^\w-]/g, "_"));
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  // A webim-edge build's module imports ../index.js: its whole build directory comes along.
+  const wasm = options.modulesRules !== undefined;
+  const from = wasm ? dirname(dirname(options.scriptPath)) : dirname(options.scriptPath);
+  cpSync(from, dir, { recursive: true });
+  const moduleDir = wasm ? join(dir, basename(dirname(options.scriptPath))) : dir;
+  writeFileSync(join(moduleDir, "loop.mjs"), WRAPPER(basename(options.scriptPath)));
+  return { ...options, scriptPath: join(moduleDir, "loop.mjs") };
+}
+
+const configs = values.workers.split(",").map((key) => ({ key, ...CONFIGS[key] }));
+for (const dir of values.baseline?.split(",") ?? []) {
+  configs.push({ key: `baseline ${dir}`, options: { ...WASM_WORKER, scriptPath: `${dir}/worker/shim.mjs` } });
+}
+const origin = await fastOrigin();
+const served = [];
+for (const config of configs) {
+  served.push(await serve(wrapped(config.key, config.options), { ...origin.bindings, ...config.bindings }, { pin: true }));
+}
+
+/** CPU per delivery of `n` deliveries in one request. */
+async function run(worker, n) {
+  const before = worker.cpuMicros();
+  const res = await fetch(worker.url, {
+    method: "POST",
+    body: JSON.stringify({ n, url: `http://127.0.0.1${delivery.path}`, headers, body: delivery.body }),
+  });
+  const ok = await res.text();
+  if (ok !== String(n)) throw new Error(`${n} deliveries, ${ok} answered 200`);
+  return (worker.cpuMicros() - before) / n;
+}
+
+const n = Number(values.iterations);
+for (const worker of served) await run(worker, n);
+const figures = configs.map(() => []);
+for (let round = 0; round < Number(values.rounds); round++) {
+  for (const [i, worker] of served.entries()) figures[i].push(await run(worker, n));
+}
+for (const worker of served) await worker.dispose();
+origin.close();
+
+const median = (xs) => xs.slice().sort((a, b) => a - b)[xs.length >> 1];
+console.log(`\n${n} deliveries (${values.transport}) per request, ${values.rounds} rounds; CPU µs per delivery\n`);
+console.log(`| worker | median | spread over rounds | median of paired differences from ${configs[0].key} |`);
+console.log("|---|---|---|---|");
+for (const [i, config] of configs.entries()) {
+  const xs = figures[i].slice().sort((a, b) => a - b);
+  const paired = i === 0 ? "—" : median(figures[i].map((x, r) => x - figures[0][r])).toFixed(1);
+  console.log(`| ${config.key} | ${median(xs).toFixed(1)} | ${xs[0].toFixed(0)}–${xs[xs.length - 1].toFixed(0)} | ${paired} |`);
+}
