@@ -4,9 +4,9 @@
 // the benchmark's delivery again and again, the origin's fetch answered at once and the log
 // lines kept. Measuring whole HTTP deliveries (bench/run.mjs) adds the runtime's receiving and
 // sending, which moves by more than a change to the worker's own path is worth on a shared VM.
-// Each round runs every worker once, in turn; each worker's figure in a round is paired with
-// the first worker's in the same round, and the median of those differences is reported, so
-// that the machine's swings between rounds cancel out.
+// Each round runs every worker once, in a fresh random order; each worker's figure in a round
+// is paired with the first worker's in the same round, and the median of those differences is
+// reported, so that the machine's swings between rounds cancel out.
 //   usage: node bench/loop.mjs [--workers floor,edge] [--transport form|query]
 //                              [--iterations 600] [--rounds 31] [--baseline DIR[,DIR…]]
 // --workers are keys of the benchmark's configurations (bench/workerd.mjs); --baseline adds
@@ -93,7 +93,9 @@ const n = Number(values.iterations);
 for (const worker of served) await run(worker, n);
 const figures = configs.map(() => []);
 for (let round = 0; round < Number(values.rounds); round++) {
-  for (const [i, worker] of served.entries()) figures[i].push(await run(worker, n));
+  // A fresh order each round: whichever runs right after another is not always the same one.
+  const order = served.map((_, i) => i).sort(() => Math.random() - 0.5);
+  for (const i of order) figures[i].push(await run(served[i], n));
 }
 for (const worker of served) await worker.dispose();
 origin.close();
