@@ -157,7 +157,7 @@ fn begin(
     line: &mut LogLine,
 ) -> Result<Begun, EdgeError> {
     let head = RequestHead::of(req);
-    let (route, query) = route_of(&head, line)?;
+    let route = route_of(&head, line)?;
     let loaded = environment::settings(env);
     let event_type = match route {
         Route::Event(event_type) if delivery::straight_to_origin(environment::bindings(env)) => {
@@ -174,7 +174,7 @@ fn begin(
         // A body of undeclared length is read by the general handler, chunk by chunk.
         (None, _) => return Ok(Begun::General),
     };
-    let accepted = accept(&head, settings, event_type, query, &body, now_ms, line)?;
+    let accepted = accept(&head, settings, event_type, &body, now_ms, line)?;
     let event = accepted.event;
     let posted = forward::prepare(settings, &event)
         .and_then(|request| forward::post(&request, settings.origin_timeout_ms));
@@ -209,7 +209,7 @@ async fn handle(
     line: &mut LogLine,
 ) -> Result<Outcome, EdgeError> {
     let head = RequestHead::of(req);
-    let (route, query) = route_of(&head, line)?;
+    let route = route_of(&head, line)?;
     let loaded = environment::settings(env);
     let event_type = match route {
         Route::Health => return Ok(health(&loaded)),
@@ -220,20 +220,19 @@ async fn handle(
         Route::Event(event_type) => event_type,
     };
     let settings = configured(&loaded, line)?;
-    deliver(req, &head, env, settings, event_type, query, now_ms, line).await
+    deliver(req, &head, env, settings, event_type, now_ms, line).await
 }
 
-/// The route and the raw query of the request, with the route on the log line.
+/// The request's route, also put on the log line.
 #[inline(never)]
-fn route_of<'h>(head: &'h RequestHead, line: &mut LogLine) -> Result<(Route, &'h [u8]), EdgeError> {
-    let (path, query) = route::path_and_query(&head.url);
-    let route = route::route(&head.method, path)?;
+fn route_of(head: &RequestHead, line: &mut LogLine) -> Result<Route, EdgeError> {
+    let route = route::route(&head.method, head.path())?;
     line.route = match route {
         Route::Health => "/healthz",
         Route::Admin(_) => "/admin",
         Route::Event(event_type) => event_type.route(),
     };
-    Ok((route, query))
+    Ok(route)
 }
 
 /// `/healthz`: ok, or the names of the bad settings.
@@ -271,7 +270,6 @@ fn accept(
     head: &RequestHead,
     settings: &Settings,
     event_type: EventType,
-    query: &[u8],
     body: &[u8],
     now_ms: u64,
     line: &mut LogLine,
@@ -280,7 +278,7 @@ fn accept(
         &NodeCrypto,
         settings,
         event_type,
-        query,
+        head.query(),
         head.content_type.as_deref(),
         body,
         now_ms,
@@ -290,14 +288,12 @@ fn accept(
 }
 
 /// Intake, then the delivery mode the bindings choose.
-#[allow(clippy::too_many_arguments)]
 async fn deliver(
     req: &web_sys::Request,
     head: &RequestHead,
     env: &Env,
     settings: &Settings,
     event_type: EventType,
-    query: &[u8],
     now_ms: u64,
     line: &mut LogLine,
 ) -> Result<Outcome, EdgeError> {
@@ -305,7 +301,7 @@ async fn deliver(
     let body = read_body(req, settings.max_body_bytes, content_length)
         .await
         .map_err(|()| EdgeError::PayloadTooLarge)?;
-    let accepted = accept(head, settings, event_type, query, &body, now_ms, line)?;
+    let accepted = accept(head, settings, event_type, &body, now_ms, line)?;
     let event = &accepted.event;
 
     let bindings = environment::bindings(env);

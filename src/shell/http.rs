@@ -7,6 +7,7 @@ use worker::wasm_bindgen_futures::JsFuture;
 use worker::web_sys;
 
 use crate::core::reply::Reply;
+use crate::core::route;
 
 #[wasm_bindgen(module = "/src/shell/runtime.mjs", wasm_bindgen = worker::wasm_bindgen)]
 extern "C" {
@@ -37,6 +38,16 @@ pub struct RequestHead {
 }
 
 impl RequestHead {
+    /// The URL's path.
+    pub fn path(&self) -> &str {
+        route::path_and_query(&self.url).0
+    }
+
+    /// The URL's raw query, without `?`.
+    pub fn query(&self) -> &[u8] {
+        route::path_and_query(&self.url).1
+    }
+
     /// The head of `req`.
     pub fn of(req: &web_sys::Request) -> RequestHead {
         RequestHead::read(&describe(req))
