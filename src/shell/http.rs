@@ -1,5 +1,5 @@
-//! HTTP plumbing: request headers, the request body read under a byte limit, and a core
-//! [`Reply`] copied into a runtime response.
+//! HTTP plumbing: the request's head (method, URL and the headers intake reads), its body read
+//! under a byte limit, and a core [`Reply`] copied into a runtime response.
 
 use worker::js_sys::{Promise, Reflect, Uint8Array};
 use worker::wasm_bindgen::{prelude::wasm_bindgen, JsCast, JsValue};

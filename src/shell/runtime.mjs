@@ -1,9 +1,9 @@
 // Runtime calls that take several steps in JavaScript, made by the wasm in one call each
 // (src/shell/http.rs, src/shell/node_crypto.rs). Written out in Rust, every step (a Headers
 // object, each header, each init field, the timer, the status, each hashing step) crosses the
-// boundary on its own and converts its strings there; docs/performance.md measures what one
-// call saves. The helpers decide nothing: what is read, sent, where, with which headers and
-// timeout, and what an answer means are the core's.
+// boundary on its own and converts its strings there; docs/performance.md says what one call
+// saved and where it saved nothing measurable. The helpers decide nothing: what is read, sent,
+// where, with which headers and timeout, and what an answer means are the core's.
 import { createHash, createHmac } from "node:crypto";
 
 const encoder = new TextEncoder();
