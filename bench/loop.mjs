@@ -14,7 +14,7 @@
 import { cpSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { parseArgs } from "node:util";
-import { CONFIGS, REQUESTS, WASM_WORKER, fastOrigin, serve } from "./workerd.mjs";
+import { REQUESTS, configurations, fastOrigin, serve } from "./workerd.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -67,10 +67,7 @@ function wrapped(key, options) {
   return { ...options, scriptPath: join(moduleDir, "loop.mjs") };
 }
 
-const configs = values.workers.split(",").map((key) => ({ key, ...CONFIGS[key] }));
-for (const dir of values.baseline?.split(",") ?? []) {
-  configs.push({ key: `baseline ${dir}`, options: { ...WASM_WORKER, scriptPath: `${dir}/worker/shim.mjs` } });
-}
+const configs = configurations(values.workers, values.baseline);
 const origin = await fastOrigin();
 const served = [];
 for (const config of configs) {

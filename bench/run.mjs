@@ -22,7 +22,7 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { execFileSync } from "node:child_process";
 import { coldStarts } from "./cold.mjs";
-import { BENCH_CHAT, CONFIGS, TRANSPORTS, WASM_WORKER, drive, fastOrigin, serve } from "./workerd.mjs";
+import { BENCH_CHAT, TRANSPORTS, configurations, drive, fastOrigin, serve } from "./workerd.mjs";
 
 const DEFAULT_WORKERS = "empty,forward,floor,js,edge,edge-webim,edge-outbox";
 
@@ -47,13 +47,7 @@ const CONCURRENCY = Number(values.concurrency);
 // Enough for V8 to optimize the JavaScript and the wasm before the clock starts.
 const WARMUP = 1000;
 
-const configs = values.workers.split(",").map((key) => {
-  if (!CONFIGS[key]) throw new Error(`unknown worker ${key}; known: ${Object.keys(CONFIGS).join(", ")}`);
-  return { key, ...CONFIGS[key] };
-});
-for (const dir of values.baseline?.split(",") ?? []) {
-  configs.push({ key: `baseline ${dir}`, name: `webim-edge baseline (${dir})`, options: { ...WASM_WORKER, scriptPath: `${dir}/worker/shim.mjs` } });
-}
+const configs = configurations(values.workers, values.baseline);
 const transports = values.transports.split(",");
 for (const t of transports) if (!TRANSPORTS.includes(t)) throw new Error(`unknown transport ${t}`);
 

@@ -115,6 +115,24 @@ export const CONFIGS = {
   },
 };
 /**
+ * The configurations named by `workers` (keys of CONFIGS, comma-separated), then earlier builds
+ * of webim-edge given as `baseline` (`DIR[,DIR…]`, each DIR inside this project a copy of
+ * build/ holding its worker/shim.mjs), to compare versions in one run.
+ */
+export function configurations(workers, baseline) {
+  const named = workers.split(",").map((key) => {
+    if (!CONFIGS[key]) throw new Error(`unknown worker ${key}; known: ${Object.keys(CONFIGS).join(", ")}`);
+    return { key, ...CONFIGS[key] };
+  });
+  const builds = (baseline?.split(",") ?? []).map((dir) => ({
+    key: `baseline ${dir}`,
+    name: `webim-edge baseline (${dir})`,
+    options: { ...WASM_WORKER, scriptPath: `${dir}/worker/shim.mjs` },
+  }));
+  return [...named, ...builds];
+}
+
+/**
  * Keeps the measured workerd and this process (the load generator and the origin) on separate
  * CPUs, where there are two or more and `taskset` exists, so that they do not compete for one.
  */
