@@ -6,13 +6,9 @@
 // for comparison. Starts of the three workers are taken in turn, in a fresh random order.
 //   usage: node bench/cold.mjs [--starts 6]   (npm run bench runs it with the default)
 import { parseArgs } from "node:util";
-import { WASM_WORKER, drive, fastOrigin, jsWorker, serve } from "./workerd.mjs";
+import { configurations, drive, fastOrigin, serve } from "./workerd.mjs";
 
-const WORKERS = [
-  { key: "empty", name: "empty worker", options: jsWorker("bench/empty.mjs") },
-  { key: "js", name: "JavaScript + WebCrypto", options: jsWorker("bench/js-reference.mjs") },
-  { key: "edge", name: "webim-edge (Rust/wasm)", options: WASM_WORKER },
-];
+const WORKERS = configurations("empty,js,edge");
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);

@@ -1,6 +1,7 @@
 // Build-time check of what webim-edge's own entry (src/shell/entry.mjs) relies on in
-// worker-build's generated module: the class's handlers and its record of a critical error. A future worker-build that changes either fails the
-// build here, with this message, instead of silently changing how traps are recovered from.
+// worker-build's generated module: the class's handlers and its record of a critical error. A
+// future worker-build that changes either fails the build here, with this message, instead of
+// silently changing how traps are recovered from.
 import { readFileSync } from "node:fs";
 
 const generated = readFileSync(new URL("../build/index.js", import.meta.url), "utf8");
