@@ -170,6 +170,10 @@ export async function serve(worker, bindings, { pin = false } = {}) {
   const mf = new Miniflare({
     host: "127.0.0.1",
     port: 0,
+    // Miniflare otherwise passes every outbound fetch through a JavaScript worker of its own
+    // that strips cf-connecting-ip, in the same process: a cost that exists only locally and
+    // that would be counted as every forwarding worker's own (docs/performance.md).
+    stripCfConnectingIp: false,
     bindings,
     handleRuntimeStdio: (stdout, stderr) => {
       stdout.resume();
