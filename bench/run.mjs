@@ -94,6 +94,8 @@ const results = cases.map((c) => {
     ...c,
     cpu: mean(batches.map((r) => r.cpu)),
     perProcess: own.map((p) => mean(p.batches.map((r) => r.cpu))),
+    // The mean of its processes' batches in each turn, for the ratios' spread between turns.
+    perTurn: own[0].batches.map((_, b) => mean(own.map((p) => p.batches[b].cpu))),
     rps: (batches.length * BATCH) / sum(batches.map((r) => r.seconds)),
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
@@ -101,8 +103,15 @@ const results = cases.map((c) => {
   };
 });
 const find = (key, transport) => results.find((r) => r.config.key === key && r.transport === transport);
+const emptyOf = (r) => results.find((f) => f.config.floor && f.transport === r.transport);
 /** CPU above the empty worker's for the same transport (the absolute figure without one). */
-const above = (r) => r.cpu - (results.find((f) => f.config.floor && f.transport === r.transport)?.cpu ?? 0);
+const above = (r) => r.cpu - (emptyOf(r)?.cpu ?? 0);
+/** `r` over `base`, both above the empty worker: over the whole run, and its range over turns. */
+function ratio(r, base) {
+  const inTurn = (x, b) => x.perTurn[b] - (emptyOf(x)?.perTurn[b] ?? 0);
+  const turns = r.perTurn.map((_, b) => inTurn(r, b) / inTurn(base, b)).sort((a, b) => a - b);
+  return `${(above(r) / above(base)).toFixed(2)} (turns ${turns[0].toFixed(2)}–${turns[turns.length - 1].toFixed(2)})`;
+}
 
 const requests = BATCHES * BATCH * PROCESSES;
 console.log(`\nRuntime: ${requests} signed ${BENCH_CHAT.length}-byte deliveries per worker and transport at concurrency ${CONCURRENCY}, over ${PROCESSES} workerd processes each taking ${BATCHES} batches of ${BATCH} in turn with all others; workerd via Miniflare, loopback origin\n`);
@@ -111,14 +120,14 @@ console.log("|---|---|---|---|---|---|---|---|---|");
 for (const r of results) {
   console.log(`| ${r.config.name} | ${r.transport} | ${r.cpu.toFixed(0)} | ${r.config.floor ? "—" : above(r).toFixed(0)} | ${r.perProcess.map((c) => c.toFixed(0)).join(", ")} | ${r.rps.toFixed(0)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.config.floor ? "—" : r.failures} |`);
 }
-console.log(`\nCPU above the empty worker, as ratios (targets: ≤ 0.75 of JavaScript, ≤ 1.5 of forwarding alone):`);
+console.log(`\nCPU above the empty worker, as ratios over the run, and their lowest and highest over the ${BATCHES} turns (targets: ≤ 0.75 of JavaScript, ≤ 1.5 of forwarding alone):`);
 for (const transport of transports) {
   for (const r of results.filter((x) => x.transport === transport && !x.config.floor && x.config.key !== "js" && x.config.key !== "forward")) {
     const js = find("js", transport);
     const forward = find("forward", transport);
     const parts = [];
-    if (js) parts.push(`÷ JavaScript = ${(above(r) / above(js)).toFixed(2)}`);
-    if (forward) parts.push(`÷ forwarding alone = ${(above(r) / above(forward)).toFixed(2)}`);
+    if (js) parts.push(`÷ JavaScript = ${ratio(r, js)}`);
+    if (forward) parts.push(`÷ forwarding alone = ${ratio(r, forward)}`);
     if (parts.length) console.log(`- ${transport}: ${r.config.name} ${parts.join("; ")}`);
   }
 }
