@@ -25,11 +25,15 @@ export function describe(request) {
   );
 }
 
-/** `name\nvalue\n…` (the wasm's one-string form of a header list) as Headers. */
+/**
+ * `name\nvalue\n…` (the wasm's one-string form of a header list) as a plain object, which the
+ * runtime reads in one step where a Headers object takes a call per header. The names are the
+ * core's, lowercase, each once; without a prototype, every name is an ordinary key.
+ */
 function headers(head) {
-  const list = new Headers();
+  const list = Object.create(null);
   const parts = head.split("\n");
-  for (let i = 0; i + 1 < parts.length; i += 2) list.set(parts[i], parts[i + 1]);
+  for (let i = 0; i + 1 < parts.length; i += 2) list[parts[i]] = parts[i + 1];
   return list;
 }
 
