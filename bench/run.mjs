@@ -94,7 +94,7 @@ const results = cases.map((c) => {
     ...c,
     cpu: mean(batches.map((r) => r.cpu)),
     perProcess: own.map((p) => mean(p.batches.map((r) => r.cpu))),
-    // The mean of its processes' batches in each turn, for the ratios' spread between turns.
+    // The mean of its processes' batches in each turn, which the ratios' ranges resample.
     perTurn: own[0].batches.map((_, b) => mean(own.map((p) => p.batches[b].cpu))),
     rps: (batches.length * BATCH) / sum(batches.map((r) => r.seconds)),
     p50: percentile(latencies, 50),
