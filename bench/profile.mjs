@@ -4,11 +4,12 @@
 // profile of the isolate through the inspector, and prints the functions with the most self
 // time, in µs per request. Build with `npm run build -- --keep-names` first to see Rust names.
 // The profiler slows the isolate (wasm most of all), so read the shares, not the totals.
-//   usage: node bench/profile.mjs [--worker edge|js|floor|forward|empty] [--transport query|form]
-//                                 [--requests 3000] [--top 30]
+//   usage: node bench/profile.mjs [--worker edge] [--transport query|form] [--requests 3000]
+//                                 [--top 30]
+// --worker is a key of the benchmark's configurations (bench/workerd.mjs), as for bench/run.mjs.
 import { parseArgs } from "node:util";
 import WebSocket from "ws";
-import { WASM_WORKER, drive, fastOrigin, jsWorker, serve } from "./workerd.mjs";
+import { configurations, drive, fastOrigin, serve } from "./workerd.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -18,13 +19,13 @@ const { values } = parseArgs({
     top: { type: "string", default: "30" },
   },
 });
-const WORKERS = { edge: WASM_WORKER, js: jsWorker("bench/js-reference.mjs"), floor: { ...jsWorker("bench/floor.mjs"), compatibilityFlags: ["nodejs_compat"] }, forward: jsWorker("bench/forward-only.mjs"), empty: jsWorker("bench/empty.mjs") };
+const [config] = configurations(values.worker);
 const TRANSPORT = values.transport;
 const REQUESTS = Number(values.requests);
 const INSPECTOR_PORT = 9329;
 
 const origin = await fastOrigin();
-const served = await serve({ ...WORKERS[values.worker], inspectorPort: INSPECTOR_PORT }, origin.bindings);
+const served = await serve({ ...config.options, inspectorPort: INSPECTOR_PORT }, { ...origin.bindings, ...config.bindings });
 
 // The inspector: one WebSocket to the user worker's isolate, one pending promise per call.
 const targets = await (await fetch(`http://127.0.0.1:${INSPECTOR_PORT}/json`)).json();
@@ -43,12 +44,12 @@ const call = (method, params = {}) =>
     ws.send(JSON.stringify({ id: lastId, method, params }));
   });
 
-await drive(served.url, 300, 8, TRANSPORT);
+await drive(served.url, 300, 8, TRANSPORT, { distinct: config.distinct });
 await call("Profiler.enable");
 await call("Profiler.setSamplingInterval", { interval: 50 });
 await call("Profiler.start");
 const cpuBefore = served.cpuMicros();
-await drive(served.url, REQUESTS, 8, TRANSPORT);
+await drive(served.url, REQUESTS, 8, TRANSPORT, { distinct: config.distinct });
 const cpu = (served.cpuMicros() - cpuBefore) / REQUESTS;
 const { profile } = await call("Profiler.stop");
 ws.close();
