@@ -135,9 +135,13 @@ export async function startEdge(bindings, options = {}) {
       const { query, init } = delivery(chat, how);
       return edge.send(`/webim/${type}${query}`, init);
     },
-    /** Log lines parsed as JSON (the worker's own lines), waiting until at least `n` exist. */
-    async logLines(n = 1, timeoutMs = 2000) {
-      const parsed = () => logs.flatMap((l) => { try { return [JSON.parse(l)]; } catch { return []; } });
+    /**
+     * Log lines parsed as JSON (the worker's own lines) that `match`, waiting until at least `n`
+     * of them exist. A line is written once the origin has answered, so an attempt the origin
+     * has seen may not be logged yet.
+     */
+    async logLines(n = 1, timeoutMs = 2000, match = () => true) {
+      const parsed = () => logs.flatMap((l) => { try { return [JSON.parse(l)]; } catch { return []; } }).filter(match);
       for (let i = 0; i < timeoutMs / 20 && parsed().length < n; i++) {
         await new Promise((r) => setTimeout(r, 20));
       }
