@@ -217,7 +217,7 @@ describe("a consumer whose settings are broken", () => {
     assert.deepEqual(first.problems, ["ORIGIN_URL"]);
     // Retried without delay, the second attempt would follow within a second or two.
     await new Promise((r) => setTimeout(r, 3000));
-    assert.equal((await e.logLines()).filter((l) => l.route === "queue").length, 1);
+    assert.equal((await e.logLines(1, 2000, (l) => l.route === "queue")).length, 1);
     assert.deepEqual(dlqIds().filter((id) => id === eventId("chat_started", chat)), []);
   });
 });
