@@ -132,12 +132,17 @@ export function configurations(workers, baseline) {
   return [...named, ...builds];
 }
 
+// Counted before anything is pinned: once this process is pinned to fewer CPUs,
+// availableParallelism() counts only those, and every workerd served after the first would be
+// left on this process's CPUs.
+const CPUS = availableParallelism();
+
 /**
  * Keeps the measured workerd and this process (the load generator and the origin) on separate
  * CPUs, where there are two or more and `taskset` exists, so that they do not compete for one.
  */
 function pinApart(workerdPid) {
-  const cpus = availableParallelism();
+  const cpus = CPUS;
   if (cpus < 2) return;
   try {
     execFileSync("taskset", ["-a", "-p", "-c", String(cpus - 1), String(workerdPid)], { stdio: "ignore" });
