@@ -29,6 +29,19 @@ pub fn admit(
     Ok(())
 }
 
+/// The longest body the shell may read before calling [`admit`]: `max_body_bytes` when admission
+/// checks nothing but the declared size (no basic auth, so reading first keeps SPEC §3's order)
+/// and `straight_to_origin` (the one path that takes a body read ahead); otherwise 0. Reading a
+/// form body first saves entering the core twice. The shell still calls [`admit`], then
+/// [`accept`], which measures the body again.
+pub fn read_ahead_limit(settings: &Settings, straight_to_origin: bool) -> u64 {
+    if settings.inbound_auth.is_none() && straight_to_origin {
+        settings.max_body_bytes
+    } else {
+        0
+    }
+}
+
 /// A delivery that passed every check, with what the log may say about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Accepted {
@@ -132,6 +145,15 @@ mod tests {
         );
         assert_eq!(admit(&s, Some("Basic dTpw"), Some(10)), Ok(()));
         assert_eq!(admit(&s, Some("Basic dTpw"), None), Ok(()));
+    }
+
+    #[test]
+    fn a_body_is_read_ahead_only_without_basic_auth_on_the_direct_path() {
+        let open = settings(&[("MAX_BODY_BYTES", "2048")]);
+        assert_eq!(read_ahead_limit(&open, true), 2048);
+        assert_eq!(read_ahead_limit(&open, false), 0);
+        let guarded = settings(&[("INBOUND_BASIC_AUTH", "webim:pw")]);
+        assert_eq!(read_ahead_limit(&guarded, true), 0);
     }
 
     #[test]

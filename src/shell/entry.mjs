@@ -3,9 +3,10 @@
 //
 // A request goes first to the wasm's synchronous `start` (src/shell/fetch.rs), which finishes a
 // direct delivery up to the origin's answer without awaiting in the wasm; this entry does the
-// waiting (for the body, for the origin) and goes back to the wasm with what it waited for.
+// waiting (for the body, for the origin) and goes back to the wasm with what it waited for. A
+// body of declared length within the wasm's `readAhead` is read before that first call.
 // Whatever `start` cannot finish alone goes to the general `fetch` handler whole. The entry
-// decides nothing: each next step is the wasm's answer.
+// decides nothing: each next step, and how long a body may be read first, is the wasm's answer.
 //
 // worker-build exports those handlers as a WorkerEntrypoint class behind a Proxy which, on
 // every call, constructs an instance, wraps it and its method in two more Proxies, and checks
@@ -35,6 +36,28 @@ function noteCritical(error) {
 const GENERAL = 0;
 const READ_BODY = 1;
 
+// The longest body read before the first call into the wasm: the wasm's `readAhead` (the
+// core's limit, 0 when basic auth or another delivery mode must come first), asked once per
+// isolate as the wasm reads its settings once. Within it, a form body costs one call, not two.
+let readAhead;
+
+function fetchFirst(request, env, ctx) {
+  if (readAhead === undefined && !state.criticalError) {
+    try {
+      readAhead = handlers.readAhead(env);
+    } catch (error) {
+      // Nothing is read ahead in this isolate.
+      readAhead = 0;
+      if (error instanceof WebAssembly.RuntimeError) state.criticalError = true;
+    }
+  }
+  const declared = readAhead ? Number(request.headers.get("content-length")) : 0;
+  if (declared > 0 && declared <= readAhead) {
+    return request.arrayBuffer().then((bytes) => fetchRequest(request, env, ctx, new Uint8Array(bytes)));
+  }
+  return fetchRequest(request, env, ctx);
+}
+
 function fetchRequest(request, env, ctx, body) {
   if (state.criticalError) return call("fetch", request, env, ctx);
   let step;
@@ -62,6 +85,6 @@ function call(method, arg, env, ctx) {
 }
 
 export default {
-  fetch: (request, env, ctx) => fetchRequest(request, env, ctx),
+  fetch: fetchFirst,
   queue: (batch, env, ctx) => call("queue", batch, env, ctx),
 };

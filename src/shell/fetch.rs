@@ -87,6 +87,20 @@ pub fn start(req: web_sys::Request, env: Env, body: Option<Vec<u8>>) -> Result<J
     Ok(Array::of2(&JsValue::from(token), &posted).into())
 }
 
+/// The longest body the module entry may read before calling [`start`]: the core's
+/// [`intake::read_ahead_limit`], asked once per isolate; 0 when the settings are bad.
+#[wasm_bindgen(js_name = readAhead, wasm_bindgen = worker::wasm_bindgen, js_sys = worker::js_sys)]
+pub fn read_ahead(env: Env) -> f64 {
+    let straight = delivery::straight_to_origin(environment::bindings(&env));
+    let loaded = environment::settings(&env);
+    let limit = loaded
+        .as_ref()
+        .as_ref()
+        .map_or(0, |settings| intake::read_ahead_limit(settings, straight));
+    // Exact below 2^53 bytes; `accept` measures the body again in any case.
+    limit as f64
+}
+
 /// The origin's answer to the request [`start`] sent as `token`: the reply, logged.
 #[wasm_bindgen(js_name = answered, wasm_bindgen = worker::wasm_bindgen, js_sys = worker::js_sys)]
 pub fn answered(token: u32, answer: Option<String>) -> Result<web_sys::Response, JsValue> {
@@ -168,11 +182,12 @@ fn begin(
     };
     let settings = configured(&loaded, line)?;
     let body = match (admitted(&head, settings)?, given) {
-        (Some(0), _) => Vec::new(),
-        (Some(_), Some(body)) => body,
+        // Read by the entry: within `read_ahead`'s limit, or after `ReadBody` asked for it.
+        (_, Some(body)) => body,
+        (Some(0), None) => Vec::new(),
         (Some(_), None) => return Ok(Begun::ReadBody),
         // A body of undeclared length is read by the general handler, chunk by chunk.
-        (None, _) => return Ok(Begun::General),
+        (None, None) => return Ok(Begun::General),
     };
     let accepted = accept(&head, settings, event_type, &body, now_ms, line)?;
     let event = accepted.event;
