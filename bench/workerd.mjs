@@ -142,11 +142,10 @@ const CPUS = availableParallelism();
  * CPUs, where there are two or more and `taskset` exists, so that they do not compete for one.
  */
 function pinApart(workerdPid) {
-  const cpus = CPUS;
-  if (cpus < 2) return;
+  if (CPUS < 2) return;
   try {
-    execFileSync("taskset", ["-a", "-p", "-c", String(cpus - 1), String(workerdPid)], { stdio: "ignore" });
-    execFileSync("taskset", ["-a", "-p", "-c", `0-${cpus - 2}`, String(process.pid)], { stdio: "ignore" });
+    execFileSync("taskset", ["-a", "-p", "-c", String(CPUS - 1), String(workerdPid)], { stdio: "ignore" });
+    execFileSync("taskset", ["-a", "-p", "-c", `0-${CPUS - 2}`, String(process.pid)], { stdio: "ignore" });
   } catch {
     // No taskset: the figures are only noisier.
   }

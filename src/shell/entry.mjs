@@ -27,8 +27,13 @@ const handlers = Entrypoint.prototype;
 const state = globalThis.__worker_init_state ?? { criticalError: true };
 
 /** Records a trap as worker-build's wrapper does, so that the next call reinitializes. */
-function noteCritical(error) {
+function recordTrap(error) {
   if (error instanceof WebAssembly.RuntimeError) state.criticalError = true;
+}
+
+/** Records a trap, then rethrows. */
+function noteCritical(error) {
+  recordTrap(error);
   throw error;
 }
 
@@ -48,7 +53,7 @@ function fetchFirst(request, env, ctx) {
     } catch (error) {
       // Nothing is read ahead in this isolate.
       readAhead = 0;
-      if (error instanceof WebAssembly.RuntimeError) state.criticalError = true;
+      recordTrap(error);
     }
   }
   const declared = readAhead ? Number(request.headers.get("content-length")) : 0;
