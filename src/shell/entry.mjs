@@ -58,9 +58,14 @@ function fetchFirst(request, env, ctx) {
   }
   const declared = readAhead ? Number(request.headers.get("content-length")) : 0;
   if (declared > 0 && declared <= readAhead) {
-    return request.arrayBuffer().then((bytes) => fetchRequest(request, env, ctx, new Uint8Array(bytes)));
+    return readThenFetch(request, env, ctx);
   }
   return fetchRequest(request, env, ctx);
+}
+
+/** Reads the body whole, then goes on with it. */
+function readThenFetch(request, env, ctx) {
+  return request.arrayBuffer().then((bytes) => fetchRequest(request, env, ctx, new Uint8Array(bytes)));
 }
 
 function fetchRequest(request, env, ctx, body) {
@@ -73,7 +78,7 @@ function fetchRequest(request, env, ctx, body) {
   }
   if (step === GENERAL) return call("fetch", request, env, ctx);
   if (step === READ_BODY) {
-    return request.arrayBuffer().then((bytes) => fetchRequest(request, env, ctx, new Uint8Array(bytes)));
+    return readThenFetch(request, env, ctx);
   }
   if (step instanceof Response) return step;
   const [token, posted] = step;
