@@ -9,10 +9,13 @@
 // reported, so that the machine's swings between rounds cancel out.
 //   usage: node bench/loop.mjs [--workers floor,edge] [--transport form|query]
 //                              [--iterations 600] [--rounds 31] [--baseline DIR[,DIR…]]
+//                              [--evict KB]
 // --workers are keys of the benchmark's configurations (bench/workerd.mjs); --baseline adds
-// earlier builds of webim-edge (each DIR holds worker/shim.mjs), as for bench/run.mjs.
-import { cpSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+// earlier builds of webim-edge (each DIR holds worker/shim.mjs), as for bench/run.mjs. --evict
+// writes over KB kilobytes of memory before each delivery, as the runtime's own work between
+// two HTTP requests may, so that the worker's data is no longer in the CPU's caches.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join, relative } from "node:path";
 import { parseArgs } from "node:util";
 import { REQUESTS, configurations, fastOrigin, serve } from "./workerd.mjs";
 
@@ -23,6 +26,7 @@ const { values } = parseArgs({
     iterations: { type: "string", default: "600" },
     rounds: { type: "string", default: "31" },
     baseline: { type: "string" },
+    evict: { type: "string", default: "0" },
   },
 });
 const delivery = REQUESTS[values.transport];
@@ -31,17 +35,25 @@ const headers = { ...delivery.headers, "content-length": String(Buffer.byteLengt
 const SCRATCH = "target/bench-loop";
 
 // The wrapper: `n` deliveries through the worker's handler, each a new Request (a body can be
-// read once), with `fetch` answering 204 at once for the duration.
-const WRAPPER = (module) => `import worker from "./${module}";
+// read once), with `fetch` answering 204 at once for the duration, and `evictBytes` written
+// over before each.
+const WRAPPER = (module) => `import worker from "${module}";
 const answered = () => Promise.resolve(new Response(null, { status: 204 }));
+let scratch;
+function evict(bytes) {
+  if (!bytes) return;
+  if (scratch?.length !== bytes) scratch = new Uint8Array(bytes);
+  for (let i = 0; i < bytes; i += 64) scratch[i]++;
+}
 export default {
   async fetch(request, env, ctx) {
-    const { n, url, headers, body } = await request.json();
+    const { n, url, headers, body, evictBytes } = await request.json();
     const realFetch = globalThis.fetch;
     globalThis.fetch = answered;
     let ok = 0;
     try {
       for (let i = 0; i < n; i++) {
+        evict(evictBytes);
         const init = { method: "POST", headers, body: body === "" ? undefined : body };
         if ((await worker.fetch(new Request(url, init), env, ctx)).status === 200) ok++;
       }
@@ -53,18 +65,15 @@ export default {
 };
 `;
 
-/** A copy of the worker's directory with the wrapper beside its module: Miniflare options. */
+/**
+ * The worker's Miniflare options with the wrapper as its entry, importing the worker's module
+ * where it is (paths from the project's root, the modules' root).
+ */
 function wrapped(key, options) {
-  const dir = join(SCRATCH, key.replace(/[^\w-]/g, "_"));
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  // A webim-edge build's module imports ../index.js: its whole build directory comes along.
-  const wasm = options.modulesRules !== undefined;
-  const from = wasm ? dirname(dirname(options.scriptPath)) : dirname(options.scriptPath);
-  cpSync(from, dir, { recursive: true });
-  const moduleDir = wasm ? join(dir, basename(dirname(options.scriptPath))) : dir;
-  writeFileSync(join(moduleDir, "loop.mjs"), WRAPPER(basename(options.scriptPath)));
-  return { ...options, scriptPath: join(moduleDir, "loop.mjs") };
+  const file = join(SCRATCH, `${key.replace(/[^\w-]/g, "_")}.mjs`);
+  mkdirSync(SCRATCH, { recursive: true });
+  writeFileSync(file, WRAPPER(relative(SCRATCH, options.scriptPath)));
+  return { ...options, modulesRoot: ".", scriptPath: file };
 }
 
 const configs = configurations(values.workers, values.baseline);
@@ -79,7 +88,7 @@ async function run(worker, n) {
   const before = worker.cpuMicros();
   const res = await fetch(worker.url, {
     method: "POST",
-    body: JSON.stringify({ n, url: `http://127.0.0.1${delivery.path}`, headers, body: delivery.body }),
+    body: JSON.stringify({ n, url: `http://127.0.0.1${delivery.path}`, headers, body: delivery.body, evictBytes: Number(values.evict) * 1024 }),
   });
   const ok = await res.text();
   if (ok !== String(n)) throw new Error(`${n} deliveries, ${ok} answered 200`);
