@@ -56,17 +56,64 @@ export function respond(status, head, body) {
   return new Response(body.slice(), { status, headers: headers(head) });
 }
 
+/**
+ * `node:crypto` without a stream per digest. Every `createHash` and `createHmac` object is a
+ * node stream (a Transform) around the runtime's native hash, and building that stream costs
+ * more than hashing a delivery (docs/performance.md). In the Workers runtime, whose bindings
+ * check their arguments and throw, the native hash and HMAC behind the first such object are
+ * used directly once they give the public API's digests for the same inputs. Anywhere else,
+ * or when they cannot be reached or do not agree, the public API hashes. `direct` says which.
+ */
+export function chooseHashing(hash = createHash, hmac = createHmac) {
+  const viaStreams = {
+    digest: (algorithm, data) => hash(algorithm).update(data).digest(),
+    mac: (key, data) => hmac("sha256", key).update(data).digest(),
+    direct: false,
+  };
+  if (globalThis.navigator?.userAgent !== "Cloudflare-Workers") return viaStreams;
+  try {
+    const probe = hash("sha256");
+    const handle = Object.getOwnPropertySymbols(probe).find((symbol) => symbol.description === "kHandle");
+    const NativeHash = probe[handle].constructor;
+    const NativeHmac = hmac("sha256", "key")[handle].constructor;
+    if (NativeHash.name !== "HashHandle" || NativeHmac.name !== "HmacHandle") return viaStreams;
+    const finish = (native, data) => {
+      native.update(data);
+      return new Uint8Array(native.digest());
+    };
+    const direct = {
+      digest: (algorithm, data) => finish(new NativeHash(algorithm, undefined), data),
+      mac: (key, data) => finish(new NativeHmac("sha256", key), data),
+      direct: true,
+    };
+    const data = encoder.encode("webim-edge");
+    const key = data.subarray(0, 5);
+    const same = (a, b) => a.length === b.length && a.every((byte, i) => byte === b[i]);
+    const agree =
+      same(direct.digest("sha256", data), viaStreams.digest("sha256", data)) &&
+      same(direct.digest("md5", data), viaStreams.digest("md5", data)) &&
+      same(direct.mac(key, data), viaStreams.mac(key, data));
+    if (agree) return direct;
+  } catch {
+    // Not the node:crypto this was written against: the public API below.
+  }
+  return viaStreams;
+}
+
+let hashing;
+const hashed = () => (hashing ??= chooseHashing());
+
 /** SHA-256 of `data`. */
 export function sha256(data) {
-  return createHash("sha256").update(data).digest();
+  return hashed().digest("sha256", data);
 }
 
 /** MD5 of `data`. */
 export function md5(data) {
-  return createHash("md5").update(data).digest();
+  return hashed().digest("md5", data);
 }
 
 /** HMAC-SHA256 of `data` under `key`. */
 export function hmacSha256(key, data) {
-  return createHmac("sha256", key).update(data).digest();
+  return hashed().mac(key, data);
 }

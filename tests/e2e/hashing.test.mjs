@@ -1,0 +1,105 @@
+// The wasm's hashing helpers (src/shell/runtime.mjs): in the Workers runtime they reach the
+// native hashes without node:crypto's stream objects; anywhere those cannot be reached or give
+// other digests, the public API hashes. Either way the digests are the published known answers.
+import assert from "node:assert/strict";
+import crypto from "node:crypto";
+import { after, before, describe, test } from "node:test";
+import { chooseHashing, hmacSha256, md5, sha256 } from "../../src/shell/runtime.mjs";
+import { startEdge } from "./harness.mjs";
+
+const bytes = (text) => new TextEncoder().encode(text);
+const hex = (digest) => Buffer.from(digest).toString("hex");
+
+// FIPS 180-2 appendix B.1, RFC 1321 appendix A.5, RFC 4231 test case 2.
+const KNOWN = {
+  sha256: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+  md5: "f96b697d7cb7938d525a2f31aaf161d0",
+  hmac: "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
+};
+const answers = (h) => ({
+  sha256: hex(h.digest("sha256", bytes("abc"))),
+  md5: hex(h.digest("md5", bytes("message digest"))),
+  hmac: hex(h.mac(bytes("Jefe"), bytes("what do ya want for nothing?"))),
+});
+
+/**
+ * A node:crypto shaped like the Workers runtime's: each object holds its native handle under
+ * a `kHandle` symbol. `skew` flips a bit of every digest the handles give.
+ */
+function workersLike(skew) {
+  const kHandle = Symbol("kHandle");
+  const finish = (inner) => {
+    const digest = new Uint8Array(inner.digest());
+    digest[0] ^= skew;
+    return digest;
+  };
+  const HashHandle = class HashHandle {
+    constructor(algorithm) { this.inner = crypto.createHash(algorithm); }
+    update(data) { this.inner.update(data); return true; }
+    digest() { return finish(this.inner); }
+  };
+  const HmacHandle = class HmacHandle {
+    constructor(algorithm, key) { this.inner = crypto.createHmac(algorithm, key); }
+    update(data) { this.inner.update(data); return true; }
+    digest() { return finish(this.inner); }
+  };
+  // The public objects hash through node:crypto and carry a handle, as the runtime's do.
+  const object = (inner, handle) => ({
+    [kHandle]: handle,
+    update(data) { inner.update(data); return this; },
+    digest: () => inner.digest(),
+  });
+  return [
+    (algorithm) => object(crypto.createHash(algorithm), new HashHandle(algorithm)),
+    (algorithm, key) => object(crypto.createHmac(algorithm, key), new HmacHandle(algorithm, key)),
+  ];
+}
+
+describe("hashing outside the Workers runtime", () => {
+  test("Node takes the public API and gives the known answers", () => {
+    assert.equal(chooseHashing().direct, false);
+    assert.equal(hex(sha256(bytes("abc"))), KNOWN.sha256);
+    assert.equal(hex(md5(bytes("message digest"))), KNOWN.md5);
+    assert.equal(hex(hmacSha256(bytes("Jefe"), bytes("what do ya want for nothing?"))), KNOWN.hmac);
+  });
+
+  describe("with the Workers runtime's user agent", () => {
+    before(() => {
+      Object.defineProperty(globalThis, "navigator", { value: { userAgent: "Cloudflare-Workers" }, configurable: true });
+    });
+    after(() => {
+      delete globalThis.navigator;
+    });
+
+    test("native handles that agree with the public API are used directly", () => {
+      const chosen = chooseHashing(...workersLike(0));
+      assert.equal(chosen.direct, true);
+      assert.deepEqual(answers(chosen), KNOWN);
+    });
+
+    test("native handles that give other digests are not used", () => {
+      const chosen = chooseHashing(...workersLike(1));
+      assert.equal(chosen.direct, false);
+      assert.deepEqual(answers(chosen), KNOWN);
+    });
+
+    test("objects without native handles leave the public API", () => {
+      const chosen = chooseHashing(crypto.createHash, crypto.createHmac);
+      assert.equal(chosen.direct, false);
+      assert.deepEqual(answers(chosen), KNOWN);
+    });
+  });
+});
+
+describe("hashing in the Workers runtime", () => {
+  test("the native hashes are reached directly and give the known answers", async () => {
+    const e = await startEdge({}, { worker: { scriptPath: "tests/fixtures/hashing-entry.mjs", modulesRoot: "." } });
+    try {
+      const r = await e.send("/");
+      assert.equal(r.status, 200, r.text);
+      assert.deepEqual(r.json, { direct: true, ...KNOWN });
+    } finally {
+      await e.dispose();
+    }
+  });
+});
