@@ -88,7 +88,7 @@ export async function drive(url, count, concurrency, transport = "form", { disti
 }
 
 /** Options for a plain JavaScript worker of bench/. */
-export const jsWorker = (scriptPath) => ({ scriptPath, modules: true, compatibilityDate: WASM_WORKER.compatibilityDate });
+export const jsWorker = (scriptPath) => ({ scriptPath, modules: true, modulesRoot: ".", compatibilityDate: WASM_WORKER.compatibilityDate });
 export { WASM_WORKER };
 
 /**
