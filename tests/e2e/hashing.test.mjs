@@ -83,7 +83,7 @@ describe("hashing outside the Workers runtime", () => {
       assert.deepEqual(answers(chosen), KNOWN);
     });
 
-    test("objects without native handles leave the public API", () => {
+    test("Node's own objects, whose handles are of other classes, leave the public API", () => {
       const chosen = chooseHashing(crypto.createHash, crypto.createHmac);
       assert.equal(chosen.direct, false);
       assert.deepEqual(answers(chosen), KNOWN);
