@@ -78,7 +78,8 @@ export function chooseHashing(hash = createHash, hmac = createHmac) {
     const NativeHmac = hmac("sha256", "key")[handle].constructor;
     if (NativeHash.name !== "HashHandle" || NativeHmac.name !== "HmacHandle") return viaStreams;
     const finish = (native, data) => {
-      native.update(data);
+      // As the public API does, a failed update is an error, never a digest of less.
+      if (!native.update(data)) throw new Error("hash update failed");
       return new Uint8Array(native.digest());
     };
     const direct = {
@@ -86,13 +87,18 @@ export function chooseHashing(hash = createHash, hmac = createHmac) {
       mac: (key, data) => finish(new NativeHmac("sha256", key), data),
       direct: true,
     };
-    const data = encoder.encode("webim-edge");
-    const key = data.subarray(0, 5);
+    // Views at an offset, as the wasm's are; an empty message; keys shorter and longer than a
+    // SHA-256 block.
+    const bytes = Uint8Array.from({ length: 140 }, (_, i) => i);
+    const [data, empty] = [bytes.subarray(3), bytes.subarray(7, 7)];
     const same = (a, b) => a.length === b.length && a.every((byte, i) => byte === b[i]);
     const agree =
-      same(direct.digest("sha256", data), viaStreams.digest("sha256", data)) &&
-      same(direct.digest("md5", data), viaStreams.digest("md5", data)) &&
-      same(direct.mac(key, data), viaStreams.mac(key, data));
+      [data, empty].every((input) =>
+        ["sha256", "md5"].every((algorithm) => same(direct.digest(algorithm, input), viaStreams.digest(algorithm, input))),
+      ) &&
+      [bytes.subarray(1, 6), bytes.subarray(5, 105)].every((key) =>
+        [data, empty].every((input) => same(direct.mac(key, input), viaStreams.mac(key, input))),
+      );
     if (agree) return direct;
   } catch {
     // Not the node:crypto this was written against: the public API below.
@@ -103,7 +109,7 @@ export function chooseHashing(hash = createHash, hmac = createHmac) {
 let hashing;
 const hashed = () => (hashing ??= chooseHashing());
 
-/** SHA-256 of `data`. */
+/** SHA-256 of `data` (bytes, as every helper here takes). */
 export function sha256(data) {
   return hashed().digest("sha256", data);
 }

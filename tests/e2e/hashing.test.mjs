@@ -24,34 +24,41 @@ const answers = (h) => ({
 
 /**
  * A node:crypto shaped like the Workers runtime's: each object holds its native handle under
- * a `kHandle` symbol. `skew` flips a bit of every digest the handles give.
+ * a `kHandle` symbol. `fault` names what its handles get wrong: one algorithm's digests (a bit
+ * flipped), their construction (it throws) or an update (it reports failure).
  */
-function workersLike(skew) {
+function workersLike(fault) {
   const kHandle = Symbol("kHandle");
-  const finish = (inner) => {
-    const digest = new Uint8Array(inner.digest());
-    digest[0] ^= skew;
-    return digest;
+  const handle = (algorithm, inner) => {
+    if (fault === "construct") throw new TypeError("another signature");
+    return {
+      update(data) {
+        inner.update(data);
+        return fault !== "update";
+      },
+      digest() {
+        const digest = new Uint8Array(inner.digest());
+        if (fault === algorithm) digest[0] ^= 1;
+        return digest;
+      },
+    };
   };
   const HashHandle = class HashHandle {
-    constructor(algorithm) { this.inner = crypto.createHash(algorithm); }
-    update(data) { this.inner.update(data); return true; }
-    digest() { return finish(this.inner); }
+    constructor(algorithm) { return handle(algorithm, crypto.createHash(algorithm)); }
   };
   const HmacHandle = class HmacHandle {
-    constructor(algorithm, key) { this.inner = crypto.createHmac(algorithm, key); }
-    update(data) { this.inner.update(data); return true; }
-    digest() { return finish(this.inner); }
+    constructor(algorithm, key) { return handle("hmac", crypto.createHmac(algorithm, key)); }
   };
-  // The public objects hash through node:crypto and carry a handle, as the runtime's do.
-  const object = (inner, handle) => ({
-    [kHandle]: handle,
+  // The public objects hash through node:crypto and carry a handle, as the runtime's do; the
+  // handle is built lazily, as only the direct path uses it.
+  const object = (inner, make) => ({
+    get [kHandle]() { return { constructor: make }; },
     update(data) { inner.update(data); return this; },
     digest: () => inner.digest(),
   });
   return [
-    (algorithm) => object(crypto.createHash(algorithm), new HashHandle(algorithm)),
-    (algorithm, key) => object(crypto.createHmac(algorithm, key), new HmacHandle(algorithm, key)),
+    (algorithm) => object(crypto.createHash(algorithm), HashHandle),
+    (algorithm, key) => object(crypto.createHmac(algorithm, key), HmacHandle),
   ];
 }
 
@@ -64,24 +71,29 @@ describe("hashing outside the Workers runtime", () => {
   });
 
   describe("with the Workers runtime's user agent", () => {
+    let navigator;
     before(() => {
+      navigator = Object.getOwnPropertyDescriptor(globalThis, "navigator");
       Object.defineProperty(globalThis, "navigator", { value: { userAgent: "Cloudflare-Workers" }, configurable: true });
     });
     after(() => {
       delete globalThis.navigator;
+      if (navigator) Object.defineProperty(globalThis, "navigator", navigator);
     });
 
     test("native handles that agree with the public API are used directly", () => {
-      const chosen = chooseHashing(...workersLike(0));
+      const chosen = chooseHashing(...workersLike());
       assert.equal(chosen.direct, true);
       assert.deepEqual(answers(chosen), KNOWN);
     });
 
-    test("native handles that give other digests are not used", () => {
-      const chosen = chooseHashing(...workersLike(1));
-      assert.equal(chosen.direct, false);
-      assert.deepEqual(answers(chosen), KNOWN);
-    });
+    for (const fault of ["sha256", "md5", "hmac", "construct", "update"]) {
+      test(`native handles are not used when ${fault === "construct" || fault === "update" ? `their ${fault} fails` : `their ${fault} disagrees`}`, () => {
+        const chosen = chooseHashing(...workersLike(fault));
+        assert.equal(chosen.direct, false);
+        assert.deepEqual(answers(chosen), KNOWN);
+      });
+    }
 
     test("Node's own objects, whose handles are of other classes, leave the public API", () => {
       const chosen = chooseHashing(crypto.createHash, crypto.createHmac);
