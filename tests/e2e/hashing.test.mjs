@@ -87,8 +87,15 @@ describe("hashing outside the Workers runtime", () => {
       assert.deepEqual(answers(chosen), KNOWN);
     });
 
-    for (const fault of ["sha256", "md5", "hmac", "construct", "update"]) {
-      test(`native handles are not used when ${fault === "construct" || fault === "update" ? `their ${fault} fails` : `their ${fault} disagrees`}`, () => {
+    const FAULTS = {
+      sha256: "their SHA-256 disagrees",
+      md5: "their MD5 disagrees",
+      hmac: "their HMAC disagrees",
+      construct: "their construction fails",
+      update: "an update fails",
+    };
+    for (const [fault, what] of Object.entries(FAULTS)) {
+      test(`native handles are not used when ${what}`, () => {
         const chosen = chooseHashing(...workersLike(fault));
         assert.equal(chosen.direct, false);
         assert.deepEqual(answers(chosen), KNOWN);
