@@ -8,12 +8,12 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use webim_edge::core::clean_chat as clean;
-use webim_edge::core::event::{Event, EventType};
-use webim_edge::core::hashing::RustCrypto;
-use webim_edge::core::settings::Settings;
-use webim_edge::core::webim_signature::{self as signature, Scheme};
-use webim_edge::core::{intake as pipeline, params};
+use webim_edge::logic::clean_chat as clean;
+use webim_edge::logic::event::{Event, EventType};
+use webim_edge::logic::hashing::RustCrypto;
+use webim_edge::logic::settings::Settings;
+use webim_edge::logic::webim_signature::{self as signature, Scheme};
+use webim_edge::logic::{intake as pipeline, params};
 
 const KEY: &str = "bench-private-key";
 const FORM: Option<&str> = Some("application/x-www-form-urlencoded");

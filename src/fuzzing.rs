@@ -13,15 +13,15 @@ use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::Sha256;
 
-use crate::core::clean_chat as clean;
-use crate::core::credentials::strip_userinfo;
-use crate::core::event::EventType;
-use crate::core::hashing::RustCrypto;
-use crate::core::intake as pipeline;
-use crate::core::params;
-use crate::core::settings::Settings;
-use crate::core::times as timestamp;
-use crate::core::webim_signature::{self as signature, Scheme};
+use crate::logic::clean_chat as clean;
+use crate::logic::credentials::strip_userinfo;
+use crate::logic::event::EventType;
+use crate::logic::hashing::RustCrypto;
+use crate::logic::intake as pipeline;
+use crate::logic::params;
+use crate::logic::settings::Settings;
+use crate::logic::times as timestamp;
+use crate::logic::webim_signature::{self as signature, Scheme};
 
 const KEY: &[u8] = b"fuzz-private-key";
 const FORM: &str = "application/x-www-form-urlencoded";
@@ -325,7 +325,7 @@ pub fn timestamp(data: &[u8]) {
         assert!(utc.ends_with('Z') && utc.as_bytes()[10] == b'T', "{utc}");
         assert_eq!(timestamp::normalize(&utc).as_deref(), Some(utc.as_str()));
     }
-    let _ = crate::core::retry::retry_after_seconds(text, 0);
+    let _ = crate::logic::retry::retry_after_seconds(text, 0);
 }
 
 /// The whole pure pipeline from raw request parts to decision. Half the inputs are signed as
@@ -380,7 +380,7 @@ pub fn pipeline(data: &[u8]) {
             .ends_with(&[clean.json.as_slice(), b"}"].concat()));
         assert_eq!(
             accepted.event.id,
-            crate::core::event::event_id(&RustCrypto, EventType::ChatAssigned, &read.chat)
+            crate::logic::event::event_id(&RustCrypto, EventType::ChatAssigned, &read.chat)
         );
         let request = settings
             .origin_for(EventType::ChatAssigned)

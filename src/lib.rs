@@ -2,11 +2,11 @@
 //! clean, signed events to an internal origin, directly, through a queue or through a durable
 //! per-chat outbox.
 //!
-//! [`core`] holds every decision as pure Rust, tested natively; `shell` moves bytes between the
+//! [`logic`] (the functional core) holds every decision as pure Rust, tested natively; `shell` moves bytes between the
 //! Workers runtime and the core.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
-pub mod core;
+pub mod logic;
 mod shell;
 
 #[cfg(any(test, feature = "fuzzing"))]

@@ -4,13 +4,13 @@
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use worker::Env;
 
-use crate::core::admin;
-use crate::core::error::EdgeError;
-use crate::core::outbox::{object_name, DEAD_INDEX};
-use crate::core::outcome::Outcome;
-use crate::core::reply::Reply;
-use crate::core::route::AdminRoute;
-use crate::core::settings::Settings;
+use crate::logic::admin;
+use crate::logic::error::EdgeError;
+use crate::logic::outbox::{object_name, DEAD_INDEX};
+use crate::logic::outcome::Outcome;
+use crate::logic::reply::Reply;
+use crate::logic::route::AdminRoute;
+use crate::logic::settings::Settings;
 use crate::shell::environment;
 use crate::shell::http::RequestHead;
 use crate::shell::outbox::call;

@@ -8,8 +8,8 @@ use worker::js_sys::{Date, Reflect};
 use worker::wasm_bindgen::JsValue;
 use worker::Env;
 
-use crate::core::delivery::Bindings;
-use crate::core::settings::{Raw, Settings};
+use crate::logic::delivery::Bindings;
+use crate::logic::settings::{Raw, Settings};
 
 /// Settings, or the names of the bad ones.
 pub type Loaded = Result<Settings, Vec<&'static str>>;

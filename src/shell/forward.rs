@@ -4,10 +4,10 @@
 
 use worker::wasm_bindgen_futures::JsFuture;
 
-use crate::core::event::Event;
-use crate::core::origin::OriginRequest;
-use crate::core::retry::OriginAnswer;
-use crate::core::settings::Settings;
+use crate::logic::event::Event;
+use crate::logic::origin::OriginRequest;
+use crate::logic::retry::OriginAnswer;
+use crate::logic::settings::Settings;
 use crate::shell::environment::now_ms;
 use crate::shell::http;
 use crate::shell::node_crypto::NodeCrypto;

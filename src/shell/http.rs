@@ -6,8 +6,8 @@ use worker::wasm_bindgen::{prelude::wasm_bindgen, JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::web_sys;
 
-use crate::core::reply::Reply;
-use crate::core::route;
+use crate::logic::reply::Reply;
+use crate::logic::route;
 
 #[wasm_bindgen(module = "/src/shell/runtime.mjs", wasm_bindgen = worker::wasm_bindgen)]
 extern "C" {

@@ -9,7 +9,7 @@ use std::borrow::Cow;
 
 use worker::wasm_bindgen::{prelude::wasm_bindgen, JsValue};
 
-use crate::core::hashing::{Hashing, RustCrypto};
+use crate::logic::hashing::{Hashing, RustCrypto};
 
 #[wasm_bindgen(module = "/src/shell/runtime.mjs", wasm_bindgen = worker::wasm_bindgen)]
 extern "C" {

@@ -24,14 +24,14 @@ use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::{web_sys, Env};
 
-use crate::core::event::{Event, EventType};
-use crate::core::log_line::LogLine;
-use crate::core::outbox::{self, DeadEvent, Policy, Record, DEAD_INDEX};
-use crate::core::params;
-use crate::core::reply::Reply;
-use crate::core::route;
-use crate::core::settings::Settings;
-use crate::core::times;
+use crate::logic::event::{Event, EventType};
+use crate::logic::log_line::LogLine;
+use crate::logic::outbox::{self, DeadEvent, Policy, Record, DEAD_INDEX};
+use crate::logic::params;
+use crate::logic::reply::Reply;
+use crate::logic::route;
+use crate::logic::settings::Settings;
+use crate::logic::times;
 use crate::shell::environment::{self, now_ms};
 use crate::shell::fetch::log;
 use crate::shell::forward::{forward, send};
@@ -171,7 +171,7 @@ fn status_reply(status: u16, word: &str, id: &str) -> Result<web_sys::Response> 
 }
 
 fn not_found() -> Result<web_sys::Response> {
-    response(crate::core::error::EdgeError::NotFound.reply())
+    response(crate::logic::error::EdgeError::NotFound.reply())
 }
 
 impl SqlStorage {
@@ -530,7 +530,7 @@ impl ChatOutbox {
         // The alarm is what delivers: an event is answered 202 only once one is due for it.
         // A duplicate checks the alarm too, so that Webim's retry of a call answered 503
         // (stored, but its alarm not set) sets it.
-        let unavailable = || response(crate::core::error::EdgeError::StorageUnavailable.reply());
+        let unavailable = || response(crate::logic::error::EdgeError::StorageUnavailable.reply());
         match inserted {
             Ok(false) => {
                 let _ = self.schedule().await;

@@ -7,9 +7,9 @@ use worker::wasm_bindgen::{prelude::wasm_bindgen, JsCast, JsValue};
 use worker::worker_sys::{Message, MessageBatch};
 use worker::Env;
 
-use crate::core::event::Event;
-use crate::core::log_line::LogLine;
-use crate::core::retry::{self, Next};
+use crate::logic::event::Event;
+use crate::logic::log_line::LogLine;
+use crate::logic::retry::{self, Next};
 use crate::shell::environment::{self, now_ms};
 use crate::shell::fetch::log;
 use crate::shell::forward::forward;

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use crate::core::reply::Reply;
+use crate::logic::reply::Reply;
 
 /// Declares [`EdgeError`] from one line per variant: `Variant = ("code", status, "message")`.
 macro_rules! edge_errors {

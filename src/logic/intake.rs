@@ -3,14 +3,14 @@
 //! cleaning, the event) on the read body. The shell calls these in order and does only the
 //! I/O between them.
 
-use crate::core::clean_chat;
-use crate::core::error::EdgeError;
-use crate::core::event::{Event, EventType};
-use crate::core::hashing::Hashing;
-use crate::core::log_line::LogLine;
-use crate::core::params;
-use crate::core::settings::Settings;
-use crate::core::webim_signature::{self, Verified};
+use crate::logic::clean_chat;
+use crate::logic::error::EdgeError;
+use crate::logic::event::{Event, EventType};
+use crate::logic::hashing::Hashing;
+use crate::logic::log_line::LogLine;
+use crate::logic::params;
+use crate::logic::settings::Settings;
+use crate::logic::webim_signature::{self, Verified};
 
 /// Steps 1–2 before the body is read: basic auth, then the declared `content-length`.
 pub fn admit(
@@ -104,8 +104,8 @@ pub fn accept(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::hashing::RustCrypto;
-    use crate::core::webim_signature::Scheme;
+    use crate::logic::hashing::RustCrypto;
+    use crate::logic::webim_signature::Scheme;
     use hmac::{Hmac, Mac};
     use sha2::Sha256;
 
@@ -174,7 +174,7 @@ mod tests {
         assert_eq!(a.chat_id.as_deref(), Some("c1"));
         assert_eq!(
             a.event.id,
-            crate::core::event::event_id(&RustCrypto, EventType::ChatStarted, chat.as_bytes())
+            crate::logic::event::event_id(&RustCrypto, EventType::ChatStarted, chat.as_bytes())
         );
         let body = String::from_utf8(a.event.body).unwrap();
         assert!(body.contains("https://crm.example/x") && !body.contains("u:p@"));

@@ -2,8 +2,8 @@
 
 use std::borrow::Cow;
 
-use crate::core::error::EdgeError;
-use crate::core::event::EventType;
+use crate::logic::error::EdgeError;
+use crate::logic::event::EventType;
 
 /// What a request is for.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,8 +6,8 @@
 
 use std::borrow::Cow;
 
-use crate::core::credentials::strip_userinfo;
-use crate::core::times as timestamp;
+use crate::logic::credentials::strip_userinfo;
+use crate::logic::times as timestamp;
 
 /// Nesting of this many levels or more is refused, as serde_json refuses it (127 levels pass).
 const MAX_DEPTH: usize = 128;

@@ -1,9 +1,9 @@
 //! The forwarded event (SPEC §5): the event type, the deterministic event id and the JSON body
 //! sent to the origin around the clean chat.
 
-use crate::core::hashing::Hashing;
-use crate::core::times;
-use crate::core::webim_signature::Scheme;
+use crate::logic::hashing::Hashing;
+use crate::logic::times;
+use crate::logic::webim_signature::Scheme;
 
 /// Webim's three chat events; the event is known only by the URL called.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,7 +132,7 @@ impl Event {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::hashing::RustCrypto;
+    use crate::logic::hashing::RustCrypto;
 
     #[test]
     fn id_matches_an_independent_sha256() {

@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use crate::core::error::EdgeError;
+use crate::logic::error::EdgeError;
 
 /// The three parameters that matter, as raw bytes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -5,8 +5,8 @@
 
 use subtle::{Choice, ConstantTimeEq};
 
-use crate::core::error::EdgeError;
-use crate::core::hashing::Hashing;
+use crate::logic::error::EdgeError;
+use crate::logic::hashing::Hashing;
 
 /// Which of Webim's two schemes authenticated a delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,7 +103,7 @@ pub fn verify(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::hashing::RustCrypto;
+    use crate::logic::hashing::RustCrypto;
     use serde::Deserialize;
 
     /// Vectors written by `tests/fixtures/make_signatures.py` with Python's hmac and hashlib.

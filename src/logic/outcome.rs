@@ -4,9 +4,9 @@
 
 use serde::Serialize;
 
-use crate::core::error::EdgeError;
-use crate::core::reply::Reply;
-use crate::core::version::VERSION;
+use crate::logic::error::EdgeError;
+use crate::logic::reply::Reply;
+use crate::logic::version::VERSION;
 
 /// How a request ended.
 #[derive(Debug, Clone, PartialEq, Eq)]

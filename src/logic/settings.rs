@@ -5,11 +5,11 @@
 
 use std::fmt;
 
-use crate::core::event::EventType;
-use crate::core::inbound_auth::InboundAuth;
-use crate::core::origin::{Origin, OriginFormat, Signing};
-use crate::core::standard_webhooks::SigningKey;
-use crate::core::webim_signature;
+use crate::logic::event::EventType;
+use crate::logic::inbound_auth::InboundAuth;
+use crate::logic::origin::{Origin, OriginFormat, Signing};
+use crate::logic::standard_webhooks::SigningKey;
+use crate::logic::webim_signature;
 
 /// A setting as the runtime holds it: unset, a string, or a value of another type (a TOML
 /// number or list in `[vars]`), which is always a problem.

@@ -20,9 +20,9 @@
 
 use serde::Serialize;
 
-use crate::core::event::EventType;
-use crate::core::retry::{self, Next, OriginAnswer};
-use crate::core::settings::Settings;
+use crate::logic::event::EventType;
+use crate::logic::retry::{self, Next, OriginAnswer};
+use crate::logic::settings::Settings;
 
 /// An event's stored state. `held` is not stored: it is a pending event that is not at the
 /// front of its chat ([`view_state`]).

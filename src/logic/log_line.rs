@@ -4,9 +4,9 @@
 
 use serde::Serialize;
 
-use crate::core::event::Event;
-use crate::core::outcome::Outcome;
-use crate::core::times;
+use crate::logic::event::Event;
+use crate::logic::outcome::Outcome;
+use crate::logic::times;
 
 /// What is known about a request or a delivery attempt so far; the shell fills it in as it
 /// proceeds, and writes it once at the end.
@@ -17,7 +17,7 @@ pub struct LogLine {
     /// `/healthz`, `/webim/<event>`, `/admin`, `queue` or `outbox` for a delivery attempt, or
     /// `other` for unknown paths.
     pub route: &'static str,
-    /// [`Outcome::code`] for requests; [`crate::core::retry::Next::outcome`] for attempts.
+    /// [`Outcome::code`] for requests; [`crate::logic::retry::Next::outcome`] for attempts.
     pub outcome: &'static str,
     /// The HTTP status answered (requests only).
     #[serde(skip_serializing_if = "Option::is_none")]

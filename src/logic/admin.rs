@@ -5,7 +5,7 @@
 
 use subtle::ConstantTimeEq;
 
-use crate::core::error::EdgeError;
+use crate::logic::error::EdgeError;
 
 /// Whether an admin request may proceed.
 pub fn authorize(

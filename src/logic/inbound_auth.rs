@@ -4,7 +4,7 @@
 use base64::Engine as _;
 use subtle::ConstantTimeEq;
 
-use crate::core::hashing::{Hashing, RustCrypto};
+use crate::logic::hashing::{Hashing, RustCrypto};
 
 /// SHA-256 of each accepted `user:password`, so that every comparison is constant time and
 /// independent of length. Never empty.

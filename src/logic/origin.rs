@@ -9,11 +9,11 @@ use std::fmt;
 use base64::Engine as _;
 use percent_encoding::percent_decode_str;
 
-use crate::core::event::Event;
-use crate::core::hashing::Hashing;
-use crate::core::standard_webhooks::SigningKey;
-use crate::core::version::VERSION;
-use crate::core::webim_signature::{self, Scheme};
+use crate::logic::event::Event;
+use crate::logic::hashing::Hashing;
+use crate::logic::standard_webhooks::SigningKey;
+use crate::logic::version::VERSION;
+use crate::logic::webim_signature::{self, Scheme};
 /// Where clean events go. `Debug` hides the credentials.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Origin {
@@ -228,8 +228,8 @@ impl Origin {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::event::EventType;
-    use crate::core::hashing::RustCrypto;
+    use crate::logic::event::EventType;
+    use crate::logic::hashing::RustCrypto;
 
     fn decoded(auth: &str) -> String {
         let token = auth.strip_prefix("Basic ").unwrap();

@@ -3,7 +3,7 @@
 
 use base64::Engine as _;
 
-use crate::core::hashing::Hashing;
+use crate::logic::hashing::Hashing;
 
 /// The origin signing secret's key bytes.
 pub struct SigningKey(Vec<u8>);
@@ -43,7 +43,7 @@ impl SigningKey {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::hashing::RustCrypto;
+    use crate::logic::hashing::RustCrypto;
 
     /// The example in the Standard Webhooks specification's reference test suite:
     /// secret, id, timestamp and payload with the signature its libraries produce.

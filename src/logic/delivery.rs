@@ -2,9 +2,9 @@
 //! when the queue cannot take it, why it goes directly instead; what a dedup lookup means; and
 //! what the origin's answer to a direct delivery makes of the request.
 
-use crate::core::error::EdgeError;
-use crate::core::outcome::Outcome;
-use crate::core::retry::OriginAnswer;
+use crate::logic::error::EdgeError;
+use crate::logic::outcome::Outcome;
+use crate::logic::retry::OriginAnswer;
 
 /// Cloudflare Queues accept messages up to 128 KB; the rest is headroom for the message's own
 /// serialization. Larger events are delivered directly.
