@@ -3,7 +3,7 @@
 // hundred concurrent connections send distinct signed deliveries for a fixed time to a local
 // origin; it reports errors, whether every acknowledged event reached the origin, and the
 // workerd process's resident memory over the run. Loopback only; stops by itself.
-//   usage: node bench/load.mjs [--seconds 30] [--concurrency 300] [--script bench/js-reference.mjs]
+//   usage: node lab/load.mjs [--seconds 30] [--concurrency 300] [--script lab/js-reference.mjs]
 import http from "node:http";
 import { parseArgs } from "node:util";
 import { KEY, SIGNING_SECRET, delivery, eventId, sampleChat } from "../tests/e2e/harness.mjs";

@@ -4,7 +4,7 @@
 // that of the same start with the empty worker, is the worker's own load cost; then one delivery
 // (query string) is timed from the client, with the CPU workerd spent on it, and a second one
 // for comparison. Starts of the three workers are taken in turn, in a fresh random order.
-//   usage: node bench/cold.mjs [--starts 6]   (npm run bench runs it with the default)
+//   usage: node lab/cold.mjs [--starts 6]   (npm run bench runs it with the default)
 import { parseArgs } from "node:util";
 import { configurations, drive, fastOrigin, serve } from "./workerd.mjs";
 

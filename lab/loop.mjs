@@ -2,16 +2,16 @@
 // The workers' own CPU per delivery without the HTTP around it. Each worker runs in a workerd of
 // its own behind a wrapper module that, inside one request, hands the worker's fetch handler
 // the benchmark's delivery again and again, the origin's fetch answered at once and the log
-// lines kept. Measuring whole HTTP deliveries (bench/run.mjs) adds the runtime's receiving and
+// lines kept. Measuring whole HTTP deliveries (lab/run.mjs) adds the runtime's receiving and
 // sending, which moves by more than a change to the worker's own path is worth on a shared VM.
 // Each round runs every worker once, in a fresh random order; each worker's figure in a round
 // is paired with the first worker's in the same round, and the median of those differences is
 // reported, so that the machine's swings between rounds cancel out.
-//   usage: node bench/loop.mjs [--workers floor,edge] [--transport form|query]
+//   usage: node lab/loop.mjs [--workers floor,edge] [--transport form|query]
 //                              [--iterations 600] [--rounds 31] [--baseline DIR[,DIR…]]
 //                              [--evict KB]
-// --workers are keys of the benchmark's configurations (bench/workerd.mjs); --baseline adds
-// earlier builds of webim-edge (each DIR holds worker/shim.mjs), as for bench/run.mjs. --evict
+// --workers are keys of the benchmark's configurations (lab/workerd.mjs); --baseline adds
+// earlier builds of webim-edge (each DIR holds worker/shim.mjs), as for lab/run.mjs. --evict
 // writes over KB kilobytes of memory before each delivery, as the runtime's own work between
 // two HTTP requests may, so that the worker's data is no longer in the CPU's caches.
 import { mkdirSync, writeFileSync } from "node:fs";

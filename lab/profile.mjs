@@ -4,9 +4,9 @@
 // profile of the isolate through the inspector, and prints the functions with the most self
 // time, in µs per request. Build with `npm run build -- --keep-names` first to see Rust names.
 // The profiler slows the isolate (wasm most of all), so read the shares, not the totals.
-//   usage: node bench/profile.mjs [--worker edge] [--transport query|form] [--requests 3000]
+//   usage: node lab/profile.mjs [--worker edge] [--transport query|form] [--requests 3000]
 //                                 [--top 30]
-// --worker is a key of the benchmark's configurations (bench/workerd.mjs), as for bench/run.mjs.
+// --worker is a key of the benchmark's configurations (lab/workerd.mjs), as for lab/run.mjs.
 import { parseArgs } from "node:util";
 import WebSocket from "ws";
 import { configurations, drive, fastOrigin, serve } from "./workerd.mjs";

@@ -4,7 +4,7 @@
 // a fixed concurrency, once with the parameters in the query string (empty body, as Webim's
 // documentation describes) and once as an urlencoded form body. Reports workerd's CPU time per
 // request (from /proc schedstat) and that CPU above an empty worker's for the same transport,
-// requests per second and p50/p99 latency; then start-up (bench/cold.mjs) and the bundle sizes.
+// requests per second and p50/p99 latency; then start-up (lab/cold.mjs) and the bundle sizes.
 // On a shared VM the machine's speed swings by 10-30 % over seconds, and one workerd process
 // can run a few % faster or slower than another serving the same build for its whole life.
 // So every (worker, transport) is served by several processes at once, and all processes are
@@ -14,7 +14,7 @@
 // --workers picks configurations from CONFIGS by key (comma-separated); --transports picks
 // query, form or both. --baseline DIR[,DIR…] adds earlier builds of webim-edge (each DIR, inside
 // this project, holds its worker/shim.mjs), to compare versions.
-//   usage: node bench/run.mjs [--requests 6000] [--processes 2] [--batch 200] [--concurrency 8]
+//   usage: node lab/run.mjs [--requests 6000] [--processes 2] [--batch 200] [--concurrency 8]
 //                             [--workers empty,forward,floor,js,edge,edge-webim,edge-outbox]
 //                             [--transports query,form]
 //                             [--baseline DIR[,DIR…]] [--no-cold]

@@ -87,7 +87,7 @@ export async function drive(url, count, concurrency, transport = "form", { disti
   return { seconds, latencies, failures };
 }
 
-/** Options for a plain JavaScript worker of bench/. */
+/** Options for a plain JavaScript worker of lab/. */
 export const jsWorker = (scriptPath) => ({ scriptPath, modules: true, modulesRoot: ".", compatibilityDate: WASM_WORKER.compatibilityDate });
 export { WASM_WORKER };
 
@@ -98,11 +98,11 @@ export { WASM_WORKER };
  * when named with --workers.
  */
 export const CONFIGS = {
-  empty: { name: "empty worker (answers {} at once)", options: jsWorker("bench/empty.mjs"), floor: true },
-  "empty-flags": { name: "empty worker with webim-edge's compatibility flags", options: { ...jsWorker("bench/empty.mjs"), compatibilityFlags: WASM_WORKER.compatibilityFlags } },
-  forward: { name: "forwarding alone", options: jsWorker("bench/forward-only.mjs") },
-  floor: { name: "the job's floor (its runtime calls, none of its logic)", options: { ...jsWorker("bench/floor.mjs"), compatibilityFlags: ["nodejs_compat"] } },
-  js: { name: "JavaScript + WebCrypto", options: jsWorker("bench/js-reference.mjs") },
+  empty: { name: "empty worker (answers {} at once)", options: jsWorker("lab/empty.mjs"), floor: true },
+  "empty-flags": { name: "empty worker with webim-edge's compatibility flags", options: { ...jsWorker("lab/empty.mjs"), compatibilityFlags: WASM_WORKER.compatibilityFlags } },
+  forward: { name: "forwarding alone", options: jsWorker("lab/forward-only.mjs") },
+  floor: { name: "the job's floor (its runtime calls, none of its logic)", options: { ...jsWorker("lab/floor.mjs"), compatibilityFlags: ["nodejs_compat"] } },
+  js: { name: "JavaScript + WebCrypto", options: jsWorker("lab/js-reference.mjs") },
   edge: { name: "webim-edge (Rust/wasm)", options: WASM_WORKER },
   "edge-webim": { name: "webim-edge, Webim format to the origin", options: WASM_WORKER, bindings: { ORIGIN_FORMAT: "webim" } },
   // Each request a new event, five to a chat, stored in its chat's outbox and delivered from
