@@ -22,9 +22,9 @@ ORIGIN_PORT="${ORIGIN_PORT:-8788}"
 if [ "$MODE" = "webim" ] && command -v php >/dev/null; then
   WEBIM_KEY="$DEMO_KEY" php -S "127.0.0.1:$ORIGIN_PORT" examples/php/webim_receiver.php &
 elif [ "$MODE" = "webim" ]; then
-  node scripts/demo-origin.mjs --port "$ORIGIN_PORT" --webim "$DEMO_KEY" &
+  node tools/demo-origin.mjs --port "$ORIGIN_PORT" --webim "$DEMO_KEY" &
 else
-  node scripts/demo-origin.mjs --port "$ORIGIN_PORT" --secret "$DEMO_SECRET" &
+  node tools/demo-origin.mjs --port "$ORIGIN_PORT" --secret "$DEMO_SECRET" &
 fi
 origin_pid=$!
 trap 'kill "$origin_pid" 2>/dev/null' EXIT

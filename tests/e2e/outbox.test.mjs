@@ -373,7 +373,7 @@ describe("npm run admin against a served worker", () => {
   let e;
   const run = promisify(execFile);
   const admin = (token, ...args) =>
-    run(process.execPath, ["scripts/admin.mjs", ...args, "--url", e.url], { env: { ...process.env, ADMIN_TOKEN: token } }).then(
+    run(process.execPath, ["tools/admin.mjs", ...args, "--url", e.url], { env: { ...process.env, ADMIN_TOKEN: token } }).then(
       (r) => ({ code: 0, ...r }),
       (err) => ({ code: err.code, stdout: err.stdout, stderr: err.stderr }),
     );

@@ -5,12 +5,12 @@ import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
-import { crc, request, signature } from "../../scripts/webim.mjs";
+import { crc, request, signature } from "../../tools/webim.mjs";
 import { KEY, eventId, startEdge, startOrigin } from "./harness.mjs";
 
 const run = promisify(execFile);
 const vectors = JSON.parse(readFileSync(new URL("../fixtures/signatures.json", import.meta.url), "utf8"));
-const sampleFile = new URL("../../scripts/sample-chat.json", import.meta.url).pathname;
+const sampleFile = new URL("../../tools/sample-chat.json", import.meta.url).pathname;
 const sampleChat = JSON.stringify(JSON.parse(readFileSync(sampleFile, "utf8")));
 
 describe("sender signing", () => {
@@ -46,7 +46,7 @@ describe("npm run send against a served worker", () => {
     await origin.close();
   });
 
-  const send = (...args) => run(process.execPath, ["scripts/send.mjs", ...args]).catch((err) => err);
+  const send = (...args) => run(process.execPath, ["tools/send.mjs", ...args]).catch((err) => err);
   const withAuth = () => edge.url.replace("http://", "http://webim:s3cret@");
 
   for (const [name, flags, scheme] of [

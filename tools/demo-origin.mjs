@@ -2,7 +2,7 @@
 // The demo origin of `npm start`: receives webim-edge's clean events, prints each one and
 // whether its signature verifies — the Standard Webhooks signature of the JSON event, or, with
 // --webim KEY, the `signature`/`crc` of Webim's own form, checked as Webim's receivers do.
-// usage: node scripts/demo-origin.mjs [--port 8788] [--secret whsec_...] [--webim KEY]
+// usage: node tools/demo-origin.mjs [--port 8788] [--secret whsec_...] [--webim KEY]
 import crypto from "node:crypto";
 import http from "node:http";
 import { parseArgs } from "node:util";

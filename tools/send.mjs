@@ -10,7 +10,7 @@ const usage = `usage: npm run send -- <chat_started|chat_assigned|chat_closed> [
   --key KEY      Webim private key (default: $WEBIM_PRIVATE_KEY or the npm start demo key)
   --legacy       sign with MD5 crc (handler API version below 4) instead of HMAC-SHA256
   --query        send the parameters in the query string with an empty body (default: form body)
-  --chat FILE    chat JSON file (default: scripts/sample-chat.json)`;
+  --chat FILE    chat JSON file (default: tools/sample-chat.json)`;
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
