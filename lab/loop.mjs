@@ -8,8 +8,8 @@
 // is paired with the first worker's in the same round, and the median of those differences is
 // reported, so that the machine's swings between rounds cancel out.
 //   usage: node lab/loop.mjs [--workers floor,edge] [--transport form|query]
-//                              [--iterations 600] [--rounds 31] [--baseline DIR[,DIR…]]
-//                              [--evict KB]
+//                            [--iterations 600] [--rounds 31] [--baseline DIR[,DIR…]]
+//                            [--evict KB]
 // --workers are keys of the benchmark's configurations (lab/workerd.mjs); --baseline adds
 // earlier builds of webim-edge (each DIR holds worker/shim.mjs), as for lab/run.mjs. --evict
 // writes over KB kilobytes of memory before each delivery, as the runtime's own work between

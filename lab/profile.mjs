@@ -5,7 +5,7 @@
 // time, in µs per request. Build with `npm run build -- --keep-names` first to see Rust names.
 // The profiler slows the isolate (wasm most of all), so read the shares, not the totals.
 //   usage: node lab/profile.mjs [--worker edge] [--transport query|form] [--requests 3000]
-//                                 [--top 30]
+//                               [--top 30]
 // --worker is a key of the benchmark's configurations (lab/workerd.mjs), as for lab/run.mjs.
 import { parseArgs } from "node:util";
 import WebSocket from "ws";

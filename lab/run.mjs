@@ -15,9 +15,9 @@
 // query, form or both. --baseline DIR[,DIR…] adds earlier builds of webim-edge (each DIR, inside
 // this project, holds its worker/shim.mjs), to compare versions.
 //   usage: node lab/run.mjs [--requests 6000] [--processes 2] [--batch 200] [--concurrency 8]
-//                             [--workers empty,forward,floor,js,edge,edge-webim,edge-outbox]
-//                             [--transports query,form]
-//                             [--baseline DIR[,DIR…]] [--no-cold]
+//                           [--workers empty,forward,floor,js,edge,edge-webim,edge-outbox]
+//                           [--transports query,form]
+//                           [--baseline DIR[,DIR…]] [--no-cold]
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { execFileSync } from "node:child_process";
