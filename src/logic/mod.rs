@@ -6,6 +6,7 @@
 //! (no cycles, nothing importing the crate root or the shell).
 
 pub mod admin;
+pub mod breaker;
 pub mod clean_chat;
 pub mod credentials;
 pub mod delivery;
@@ -15,8 +16,10 @@ pub mod hashing;
 pub mod inbound_auth;
 pub mod intake;
 pub mod log_line;
+pub mod notices;
 pub mod origin;
 pub mod outbox;
+pub mod outbox_call;
 pub mod outcome;
 pub mod params;
 pub mod reply;
