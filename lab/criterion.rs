@@ -134,7 +134,7 @@ fn core(c: &mut Criterion) {
             })
         });
         group.bench_function("5_sign_outbound", |b| {
-            b.iter(|| origin.request(&RustCrypto, black_box(&event), settings.signing(), 0))
+            b.iter(|| origin.request(&RustCrypto, black_box(&event), settings.signing(None), 0))
         });
         group.bench_function("whole", |b| {
             b.iter(|| {
@@ -149,7 +149,7 @@ fn core(c: &mut Criterion) {
                 )
                 .expect("genuine");
                 origin
-                    .request(&RustCrypto, &accepted.event, settings.signing(), 0)
+                    .request(&RustCrypto, &accepted.event, settings.signing(None), 0)
                     .map(|request| request.body.len())
             })
         });

@@ -1,8 +1,7 @@
 # Installs what building and testing webim-edge needs, skipping whatever is already there at
-# the right version. Sourced by the other scripts: it exports the *_BIN variables that keep
-# worker-build offline.
-#   the wasm32 target · worker-build = the worker crate's version · wasm-bindgen-cli = the
-#   wasm-bindgen version in Cargo.lock · npm packages from package-lock.json · php-cli (apt-get)
+# the right version. Sourced by the other scripts.
+#   the wasm32 target · wasm-bindgen-cli = the wasm-bindgen version in Cargo.lock · npm
+#   packages from package-lock.json (wasm-opt comes with binaryen) · php-cli (apt-get)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -16,17 +15,11 @@ command -v npm >/dev/null || { say "npm not found: install Node.js 20 or later f
 # The version of a package as Cargo.lock records it.
 locked() { awk -v name="$1" '$0 == "name = \"" name "\"" { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock; }
 [ -f Cargo.lock ] || cargo generate-lockfile
-WORKER_VERSION="$(locked worker)"
 BINDGEN_VERSION="$(locked wasm-bindgen)"
 
 if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
   say "adding the wasm32-unknown-unknown target"
   rustup target add wasm32-unknown-unknown
-fi
-
-if [ "$(worker-build --version 2>/dev/null | awk '{print $NF}')" != "$WORKER_VERSION" ]; then
-  say "installing worker-build $WORKER_VERSION (a few minutes, once)"
-  cargo install worker-build --version "$WORKER_VERSION" --force
 fi
 
 # --locked is not used: one of the CLI's locked dependencies is not in the registry.
@@ -48,12 +41,7 @@ if ! command -v php >/dev/null && command -v apt-get >/dev/null && [ "$(id -u)" 
     || say "php-cli could not be installed: the PHP receiver tests will be skipped"
 fi
 
-WASM_BINDGEN_BIN="$(command -v wasm-bindgen)"
-WASM_OPT_BIN="$ROOT/node_modules/.bin/wasm-opt"
-ESBUILD_BIN="$ROOT/scripts/esbuild.sh"
-for bin in "$WASM_BINDGEN_BIN" "$WASM_OPT_BIN" "$ROOT/node_modules/.bin/esbuild"; do
-  # worker-build falls back to downloading when a path does not resolve; fail loudly instead.
-  [ -x "$bin" ] || { say "missing $bin"; exit 1; }
-done
-export WASM_BINDGEN_BIN WASM_OPT_BIN ESBUILD_BIN
 export PATH="$ROOT/node_modules/.bin:$PATH"
+for tool in wasm-bindgen wasm-opt; do
+  command -v "$tool" >/dev/null || { say "missing $tool"; exit 1; }
+done

@@ -15,7 +15,7 @@ if [ "${1:-}" = "--webim" ]; then
 fi
 DEMO_KEY="demo-private-key"
 DEMO_SECRET="whsec_ZGVtby1vcmlnaW4tc2lnbmluZy1zZWNyZXQ="
-DEMO_ADMIN_TOKEN="demo-admin-token"
+DEMO_ADMIN_TOKEN="demo-admin-token-for-local-use-only"
 EDGE_PORT="${EDGE_PORT:-8787}"
 ORIGIN_PORT="${ORIGIN_PORT:-8788}"
 

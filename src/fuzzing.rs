@@ -385,7 +385,12 @@ pub fn pipeline(data: &[u8]) {
         let request = settings
             .origin_for(EventType::ChatAssigned)
             .expect("an origin")
-            .request(&RustCrypto, &accepted.event, settings.signing(), 0)
+            .request(
+                &RustCrypto,
+                &accepted.event,
+                settings.signing(Some(accepted.verified.key_index)),
+                0,
+            )
             .expect("signed");
         assert!(request
             .headers
@@ -418,7 +423,7 @@ mod tests {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
         let mut replayed = 0;
         for (target, check) in TARGETS {
-            for folder in ["corpus", "regressions"] {
+            for folder in ["seeds", "regressions"] {
                 let Ok(entries) = fs::read_dir(root.join(folder).join(target)) else {
                     continue;
                 };

@@ -11,7 +11,7 @@ const usage = `usage: npm run admin -- <command> [--url URL] [--json]
   --url URL            edge base URL (default http://127.0.0.1:8787)
   --json               print the API's JSON instead of tables
 The token is read from the ADMIN_TOKEN environment variable (for a local edge it defaults to
-npm start's demo-admin-token).`;
+npm start's demo-admin-token-for-local-use-only).`;
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -36,7 +36,7 @@ if (values.help || !route) {
 const base = values.url.replace(/\/+$/, "");
 // npm start serves with a demo token; anywhere else the real one must be given.
 const local = /^https?:\/\/(127\.0\.0\.1|localhost)(:\d+)?$/.test(base);
-const token = process.env.ADMIN_TOKEN || (local ? "demo-admin-token" : "");
+const token = process.env.ADMIN_TOKEN || (local ? "demo-admin-token-for-local-use-only" : "");
 if (!token) {
   console.error("ADMIN_TOKEN is not set: export the edge's admin token first (wrangler secret put ADMIN_TOKEN sets it on the edge).");
   process.exit(2);

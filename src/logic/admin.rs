@@ -23,7 +23,7 @@ pub fn authorize(
     // `ct_eq` on slices of different lengths is false without comparing bytes: only the
     // length of the token can leak, never its content.
     if !bool::from(presented.as_bytes().ct_eq(token.as_bytes())) {
-        return Err(EdgeError::Unauthorized);
+        return Err(EdgeError::AdminUnauthorized);
     }
     if !outbox_bound {
         return Err(EdgeError::OutboxNotConfigured);
@@ -52,7 +52,7 @@ mod tests {
         ] {
             assert_eq!(
                 authorize(Some("tok-3141"), wrong, true),
-                Err(EdgeError::Unauthorized),
+                Err(EdgeError::AdminUnauthorized),
                 "{wrong:?}"
             );
         }
@@ -70,7 +70,7 @@ mod tests {
         );
         assert_eq!(
             authorize(Some("tok-3141"), None, false),
-            Err(EdgeError::Unauthorized)
+            Err(EdgeError::AdminUnauthorized)
         );
     }
 }

@@ -12,9 +12,6 @@ use crate::logic::times as timestamp;
 /// Nesting of this many levels or more is refused, as serde_json refuses it (127 levels pass).
 const MAX_DEPTH: usize = 128;
 
-/// The longest chat id kept for the log.
-const MAX_CHAT_ID_CHARS: usize = 64;
-
 /// The chat is not a UTF-8 JSON object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InvalidJson;
@@ -24,7 +21,7 @@ pub struct InvalidJson;
 pub struct Cleaned {
     /// The clean chat as JSON text.
     pub json: Vec<u8>,
-    /// The chat's `id`, for routing and the log; at most 64 characters.
+    /// The chat's `id`, whole: it names the chat's outbox object (the log keeps a part).
     pub chat_id: Option<String>,
 }
 
@@ -249,12 +246,7 @@ impl<'a> Cleaner<'a> {
             }
         }
         if role == Role::ChatId {
-            self.chat_id = Some(
-                self.text[start..self.pos]
-                    .chars()
-                    .take(MAX_CHAT_ID_CHARS)
-                    .collect(),
-            );
+            self.chat_id = Some(self.text[start..self.pos].to_string());
         }
         Ok(())
     }
@@ -294,7 +286,7 @@ impl<'a> Cleaner<'a> {
             Cow::Borrowed(raw)
         };
         if role == Role::ChatId {
-            self.chat_id = Some(text.chars().take(MAX_CHAT_ID_CHARS).collect());
+            self.chat_id = Some(text.to_string());
         }
         // Outside strings `@` is not valid JSON, so the next one is in this string or later.
         // The search resumes only past a string that held it, so the input is searched once.
@@ -509,7 +501,7 @@ mod tests {
     }
 
     #[test]
-    fn chat_id_is_read_for_the_log() {
+    fn chat_id_is_read_whole() {
         assert_eq!(
             clean(br#"{"id":190425}"#).unwrap().chat_id.as_deref(),
             Some("190425")
@@ -527,7 +519,7 @@ mod tests {
                 .unwrap()
                 .chars()
                 .count(),
-            64
+            100
         );
     }
 

@@ -41,6 +41,7 @@ edge_errors! {
     NotFound = ("not_found", 404, "No such route."),
     MethodNotAllowed = ("method_not_allowed", 405, "Webim event handlers accept POST only."),
     Unauthorized = ("unauthorized", 401, "Valid credentials are required."),
+    AdminUnauthorized = ("unauthorized", 401, "A valid admin bearer token is required."),
     PayloadTooLarge = ("payload_too_large", 413, "The request body exceeds the configured limit."),
     UnsupportedMediaType = ("unsupported_media_type", 415,
         "A non-empty body must be application/x-www-form-urlencoded."),
@@ -95,6 +96,9 @@ impl EdgeError {
             EdgeError::Unauthorized => reply
                 .headers
                 .push(("www-authenticate", r#"Basic realm="webim-edge""#.into())),
+            EdgeError::AdminUnauthorized => reply
+                .headers
+                .push(("www-authenticate", r#"Bearer realm="webim-edge""#.into())),
             _ => {}
         }
         reply
@@ -126,7 +130,15 @@ mod tests {
 
     #[test]
     fn every_spec_code_has_its_status_and_nothing_else_exists() {
-        assert_eq!(EdgeError::ALL.len(), SPEC.len());
+        // `unauthorized` is two variants: the Basic challenge of the event routes and the
+        // Bearer challenge of the admin API.
+        assert_eq!(EdgeError::ALL.len(), SPEC.len() + 1);
+        for error in EdgeError::ALL {
+            assert!(
+                SPEC.iter().any(|(code, _)| *code == error.code()),
+                "{error:?}"
+            );
+        }
         for (code, status) in SPEC {
             let error = EdgeError::ALL
                 .iter()
@@ -157,5 +169,10 @@ mod tests {
         assert!(r
             .headers
             .contains(&("www-authenticate", r#"Basic realm="webim-edge""#.into())));
+        let r = EdgeError::AdminUnauthorized.reply();
+        assert_eq!(r.status, 401);
+        assert!(r
+            .headers
+            .contains(&("www-authenticate", r#"Bearer realm="webim-edge""#.into())));
     }
 }

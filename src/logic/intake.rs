@@ -49,7 +49,7 @@ pub struct Accepted {
     pub event: Event,
     /// How the delivery was authenticated.
     pub verified: Verified,
-    /// The chat's `id`, for the log; at most 64 characters.
+    /// The chat's `id`, whole (the log line keeps a part of a long one).
     pub chat_id: Option<String>,
 }
 
@@ -57,7 +57,7 @@ impl Accepted {
     /// Notes on the log line what may be logged about this delivery.
     pub fn note(&self, line: &mut LogLine) {
         line.event(&self.event);
-        line.chat_id.clone_from(&self.chat_id);
+        line.chat(self.chat_id.as_deref());
         line.scheme = Some(self.verified.scheme.as_str());
         line.key_index = Some(self.verified.key_index);
     }

@@ -8,6 +8,9 @@ use crate::logic::event::Event;
 use crate::logic::outcome::Outcome;
 use crate::logic::times;
 
+/// The longest part of a chat id a log line keeps.
+pub const LOGGED_CHAT_ID_CHARS: usize = 64;
+
 /// What is known about a request or a delivery attempt so far; the shell fills it in as it
 /// proceeds, and writes it once at the end.
 #[derive(Debug, Default, Serialize)]
@@ -69,6 +72,11 @@ impl LogLine {
     pub fn outcome(&mut self, outcome: &Outcome, status: u16) {
         self.outcome = outcome.code();
         self.status = Some(status);
+    }
+
+    /// Records the chat's id: its first [`LOGGED_CHAT_ID_CHARS`] characters.
+    pub fn chat(&mut self, chat_id: Option<&str>) {
+        self.chat_id = chat_id.map(|id| id.chars().take(LOGGED_CHAT_ID_CHARS).collect());
     }
 
     /// Records which event this is about.

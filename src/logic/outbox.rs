@@ -23,6 +23,7 @@ use serde::Serialize;
 use crate::logic::event::EventType;
 use crate::logic::retry::{self, Next, OriginAnswer};
 use crate::logic::settings::Settings;
+use crate::logic::times;
 
 /// An event's stored state. `held` is not stored: it is a pending event that is not at the
 /// front of its chat ([`view_state`]).
@@ -299,38 +300,111 @@ fn sort_by_key<T, K: Ord>(items: &mut [T], key: impl Fn(&T) -> K) {
     }
 }
 
-/// A dead event as the alert announces it (SPEC §11): no chat content.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DeadEvent {
-    /// The event id.
-    pub id: String,
-    /// The event type.
-    #[serde(rename = "type")]
-    pub event_type: &'static str,
-    /// The chat's id, when the chat has one.
-    pub chat_id: Option<String>,
-    /// Attempts made.
-    pub attempts: u32,
-    /// The origin's last status, or `no_answer`.
-    pub last_status: String,
+/// Deliveries one alarm run makes before it yields (the next run follows at once), so that one
+/// run stays well inside the time an alarm may take.
+pub const DELIVERIES_PER_ALARM: usize = 25;
+
+/// How soon an object whose settings are invalid looks at them again.
+pub const MISCONFIGURED_RETRY_MS: u64 = 60_000;
+
+/// How soon a run that failed (a storage error, an exception, a trap) is tried again. The
+/// object sets this wake-up at the start of every run, before anything can fail, and again
+/// when an error leaves the run, so that it never depends on the platform retrying an alarm.
+pub const AFTER_ERROR_MS: u64 = 30_000;
+
+/// The slower safety wake-up: while anything is pending or owed, the object wakes at least this
+/// often, whatever became of the wake-up its plan set.
+pub const SAFETY_WAKE_MS: u64 = 900_000;
+
+/// When the object wakes next: the plan's time, the next notice's, and the safety wake-up while
+/// anything is pending or owed; `None` when nothing is left to do.
+pub fn next_wake(
+    planned: Option<u64>,
+    notices_at: Option<u64>,
+    busy: bool,
+    now_ms: u64,
+) -> Option<u64> {
+    let safety = busy.then(|| now_ms.saturating_add(SAFETY_WAKE_MS));
+    [planned, notices_at, safety].into_iter().flatten().min()
 }
 
-/// The alert's JSON body: a one-line `text` (Slack- and Mattermost-compatible) and the event.
-pub fn alert_body(event: &DeadEvent) -> Vec<u8> {
+/// One stored event as the admin view shows it: its record and what else is stored of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    /// What the state machine reads.
+    pub record: Record,
+    /// The chat's id.
+    pub chat_id: Option<String>,
+    /// The origin's last status word.
+    pub last_status: Option<String>,
+    /// Bytes of the clean event still stored (none once delivered).
+    pub stored_bytes: u64,
+    /// The attempts as [`attempt_entry`] appended them.
+    pub attempt_log: String,
+}
+
+/// `GET /admin/chats/{chat id}` (contract §12): the chat's events in the order they go, each
+/// with its state and every attempt, as JSON.
+pub fn chat_view(stored: &[Stored]) -> Vec<u8> {
     #[derive(Serialize)]
-    struct Alert<'a> {
-        text: String,
-        event: &'a DeadEvent,
+    struct AttemptView<'a> {
+        at: String,
+        status: &'a str,
+        duration_ms: u64,
     }
-    let chat = event
-        .chat_id
-        .as_deref()
-        .map_or_else(|| "no chat id".to_string(), |id| format!("chat {id}"));
-    let text = format!(
-        "webim-edge: {} {} ({}) is dead after {} attempts, last {}; replay with npm run admin -- replay {}",
-        event.event_type, event.id, chat, event.attempts, event.last_status, event.id
-    );
-    serde_json::to_vec(&Alert { text, event }).unwrap_or_default()
+    #[derive(Serialize)]
+    struct EventView<'a> {
+        id: &'a str,
+        #[serde(rename = "type")]
+        event_type: &'static str,
+        state: &'static str,
+        attempts: u32,
+        received_at: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        next_attempt_at: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        finished_at: Option<String>,
+        last_status: Option<&'a str>,
+        stored_bytes: u64,
+        attempt_log: Vec<AttemptView<'a>>,
+    }
+    #[derive(Serialize)]
+    struct ChatView<'a> {
+        chat_id: Option<&'a str>,
+        events: Vec<EventView<'a>>,
+    }
+    let records: Vec<Record> = stored.iter().map(|s| s.record.clone()).collect();
+    let events = in_order(&records)
+        .into_iter()
+        .filter_map(|record| {
+            let s = stored.iter().find(|s| s.record.id == record.id)?;
+            Some(EventView {
+                id: &s.record.id,
+                event_type: record.event_type.as_str(),
+                state: view_state(&records, record),
+                attempts: record.attempts,
+                received_at: times::format_millis(record.received_at_ms),
+                next_attempt_at: (record.state == State::Pending)
+                    .then(|| times::format_millis(record.next_at_ms)),
+                finished_at: record.finished_at_ms.map(times::format_millis),
+                last_status: s.last_status.as_deref(),
+                stored_bytes: s.stored_bytes,
+                attempt_log: attempts_in(&s.attempt_log)
+                    .into_iter()
+                    .map(|(at, status, duration_ms)| AttemptView {
+                        at: times::format_millis(at),
+                        status,
+                        duration_ms,
+                    })
+                    .collect(),
+            })
+        })
+        .collect();
+    let view = ChatView {
+        chat_id: stored.iter().find_map(|s| s.chat_id.as_deref()),
+        events,
+    };
+    serde_json::to_vec(&view).unwrap_or_default()
 }
 
 /// An attempt's answer as stored and shown: the status, or `no_answer`.
@@ -357,19 +431,6 @@ pub fn attempts_in(log: &str) -> Vec<(u64, &str, u64)> {
         })
         .collect()
 }
-
-/// The Durable Object that holds a chat's events: `chat:<chat id>`, or `event:<event id>` for
-/// an event whose chat has no id.
-pub fn object_name(chat_id: Option<&str>, event_id: &str) -> String {
-    match chat_id {
-        Some(chat) => format!("chat:{chat}"),
-        None => format!("event:{event_id}"),
-    }
-}
-
-/// The one object that lists dead events of every chat (written only when an event dies or is
-/// replayed).
-pub const DEAD_INDEX: &str = "index:dead";
 
 #[cfg(test)]
 mod tests {
@@ -547,24 +608,55 @@ mod tests {
     }
 
     #[test]
-    fn the_alert_names_the_event_and_nothing_of_the_chat() {
-        let dead = DeadEvent {
-            id: "evt_1".into(),
-            event_type: "chat_closed",
-            chat_id: Some("4242".into()),
-            attempts: 20,
-            last_status: "503".into(),
-        };
-        let v: serde_json::Value = serde_json::from_slice(&alert_body(&dead)).unwrap();
-        let text = v["text"].as_str().unwrap();
-        assert!(!text.contains('\n'));
-        assert!(text.contains("evt_1") && text.contains("chat 4242") && text.contains("503"));
+    fn the_next_wake_is_the_soonest_and_never_later_than_the_safety_while_busy() {
+        assert_eq!(next_wake(Some(5), Some(3), true, 0), Some(3));
+        assert_eq!(next_wake(None, None, true, 10), Some(10 + SAFETY_WAKE_MS));
         assert_eq!(
-            v["event"],
-            serde_json::json!({"id": "evt_1", "type": "chat_closed", "chat_id": "4242", "attempts": 20, "last_status": "503"})
+            next_wake(Some(u64::MAX / 2), None, true, 10),
+            Some(10 + SAFETY_WAKE_MS)
         );
-        assert_eq!(object_name(Some("4242"), "evt_1"), "chat:4242");
-        assert_eq!(object_name(None, "evt_1"), "event:evt_1");
+        assert_eq!(next_wake(Some(99), None, false, 10), Some(99));
+        assert_eq!(next_wake(None, None, false, 10), None);
+    }
+
+    #[test]
+    fn the_chat_view_lists_events_in_order_with_their_attempts() {
+        let mut started = rec("s", S, 2, 1_000);
+        started.state = State::Delivered;
+        started.attempts = 2;
+        started.finished_at_ms = Some(7_000);
+        let stored = [
+            Stored {
+                record: rec("c", C, 1, 0),
+                chat_id: Some("42".into()),
+                last_status: None,
+                stored_bytes: 10,
+                attempt_log: String::new(),
+            },
+            Stored {
+                record: started,
+                chat_id: Some("42".into()),
+                last_status: Some("204".into()),
+                stored_bytes: 0,
+                attempt_log: attempt_entry(1_000, "503", 5) + &attempt_entry(6_000, "204", 7),
+            },
+        ];
+        let v: serde_json::Value = serde_json::from_slice(&chat_view(&stored)).unwrap();
+        assert_eq!(v["chat_id"], "42");
+        assert_eq!(v["events"][0]["id"], "s");
+        assert_eq!(v["events"][0]["state"], "delivered");
+        assert_eq!(v["events"][0]["attempt_log"][1]["status"], "204");
+        assert_eq!(v["events"][0]["attempt_log"][1]["duration_ms"], 7);
+        assert!(v["events"][0].get("next_attempt_at").is_none());
+        assert_eq!(v["events"][1]["state"], "pending");
+        assert_eq!(
+            v["events"][1]["next_attempt_at"],
+            "1970-01-01T00:00:00.000Z"
+        );
+    }
+
+    #[test]
+    fn stored_words_read_back() {
         assert_eq!(State::parse("dead"), Some(State::Dead));
         assert_eq!(State::parse("held"), None);
         assert_eq!(status_word(&OriginAnswer::default()), "no_answer");

@@ -46,9 +46,10 @@ pub fn route(method: &str, path: &str) -> Result<Route, EdgeError> {
 
 fn admin(method: &str, path: &str) -> Option<AdminRoute> {
     let rest = path.strip_prefix("/admin/")?;
+    // Any id, `""` included (a chat's id may be empty): one path segment, decoded once.
     let segment = |s: &str| -> Option<String> {
         let decoded = percent_encoding::percent_decode_str(s).decode_utf8().ok()?;
-        (!decoded.is_empty() && !s.contains('/')).then(|| Cow::into_owned(decoded))
+        (!s.contains('/')).then(|| Cow::into_owned(decoded))
     };
     match method {
         "GET" if rest == "dead" => Some(AdminRoute::Dead),
@@ -111,7 +112,6 @@ mod tests {
             ("GET", "/"),
             ("POST", "/healthz"),
             ("POST", "/admin/dead"),
-            ("GET", "/admin/chats/"),
             ("GET", "/admin/chats/a/b"),
             ("GET", "/admin/events/evt_1/replay"),
         ] {
@@ -136,6 +136,18 @@ mod tests {
         assert_eq!(
             route("POST", "/admin/events/evt_9/replay"),
             Ok(Route::Admin(AdminRoute::Replay("evt_9".into())))
+        );
+        // Any chat id the outbox holds: the empty one, and long ones.
+        assert_eq!(
+            route("GET", "/admin/chats/"),
+            Ok(Route::Admin(AdminRoute::Chat(String::new())))
+        );
+        let long = "я".repeat(100);
+        let encoded =
+            percent_encoding::utf8_percent_encode(&long, percent_encoding::NON_ALPHANUMERIC);
+        assert_eq!(
+            route("GET", &format!("/admin/chats/{encoded}")),
+            Ok(Route::Admin(AdminRoute::Chat(long)))
         );
     }
 

@@ -180,7 +180,7 @@ settings! {
     /// The `whsec_` key of outbound Standard Webhooks signatures.
     signing_key: Option<SigningKey> = ORIGIN_SIGNING_SECRET Secret optional => SigningKey::parse;
     /// How long one delivery attempt may wait for the origin.
-    origin_timeout_ms: u32 = ORIGIN_TIMEOUT_MS Var default("10000") => |s| number::<u32>(s).filter(|&n| n > 0);
+    origin_timeout_ms: u32 = ORIGIN_TIMEOUT_MS Var default("10000") => |s| number::<u32>(s).filter(|n| (1..=MAX_ORIGIN_TIMEOUT_MS).contains(n));
     /// Accepted inbound `user:password` pairs.
     inbound_auth: Option<InboundAuth> = INBOUND_BASIC_AUTH Secret if_set => |s| InboundAuth::from_pairs(list(s));
     /// The inbound body limit.
@@ -196,7 +196,7 @@ settings! {
     /// Outbox: how long ids, attempts and dead events are kept.
     outbox_retention_days: u64 = OUTBOX_RETENTION_DAYS Var default("7") => |s| number::<u64>(s).filter(|n| (1..=365).contains(n));
     /// The admin API's bearer token.
-    admin_token: Option<String> = ADMIN_TOKEN Secret optional => |s: &str| Some(s.to_string());
+    admin_token: Option<String> = ADMIN_TOKEN Secret optional => |s: &str| (s.chars().count() >= MIN_ADMIN_TOKEN_CHARS).then(|| s.to_string());
     /// Outbox: where dead events are announced.
     alert_url: Option<Origin> = ALERT_URL Secret optional => Origin::parse;
     /// What the origin receives: the JSON event or Webim's own form.
@@ -210,6 +210,16 @@ settings! {
     /// `webim` format: below 4 sends `crc` (MD5) instead of `signature`.
     origin_webim_api_version: u32 = ORIGIN_WEBIM_API_VERSION Var default("4") => number::<u32>;
 }
+
+/// The longest `ORIGIN_TIMEOUT_MS`: an attempt must end well inside an alarm's run, so that it
+/// is always recorded (and `MAX_ATTEMPTS` can end it).
+pub const MAX_ORIGIN_TIMEOUT_MS: u32 = 120_000;
+
+/// The largest `MAX_BODY_BYTES` with the outbox bound: a SQLite row holds 2 MB.
+pub const OUTBOX_MAX_BODY_BYTES: u64 = 2_000_000;
+
+/// The shortest `ADMIN_TOKEN`: the admin API sits on the public hostname.
+pub const MIN_ADMIN_TOKEN_CHARS: usize = 32;
 
 /// Splits a list setting at commas and newlines, trimming blanks around each item.
 pub fn list(raw: &str) -> impl Iterator<Item = &str> {
@@ -230,8 +240,27 @@ fn number<T: std::str::FromStr>(raw: &str) -> Option<T> {
 impl Settings {
     /// Reads and validates every setting. `Err` lists the names of all bad settings.
     pub fn from_raw(lookup: impl Fn(&str) -> Raw) -> Result<Settings, Vec<&'static str>> {
+        Settings::from_raw_bound(lookup, false)
+    }
+
+    /// [`Settings::from_raw`] for a worker with or without the outbox bound, which limits
+    /// `MAX_BODY_BYTES` to what one of its rows can hold.
+    pub fn from_raw_bound(
+        lookup: impl Fn(&str) -> Raw,
+        outbox_bound: bool,
+    ) -> Result<Settings, Vec<&'static str>> {
         let mut problems = Vec::new();
-        let settings = Settings::read(&lookup, &mut problems);
+        let mut settings = Settings::read(&lookup, &mut problems);
+        if outbox_bound
+            && settings
+                .as_ref()
+                .is_some_and(|s| s.max_body_bytes > OUTBOX_MAX_BODY_BYTES)
+        {
+            settings = None;
+            problems.push(MAX_BODY_BYTES);
+            let rank = |name| TABLE.iter().position(|row| row.name == name);
+            problems.sort_by_key(|&name| rank(name));
+        }
         // ORIGIN_URL may be unset only when every event has its own origin.
         let unset = |name| matches!(unless_blank(lookup(name)), Raw::Unset);
         if unset(ORIGIN_URL) && EventType::ALL.iter().any(|&t| unset(per_event_name(t))) {
@@ -266,20 +295,26 @@ impl Settings {
         .or(self.origin.as_ref())
     }
 
-    /// How every delivery attempt is signed.
-    pub fn signing(&self) -> Signing<'_> {
+    /// How an attempt at an event is signed; `verified_by` is the index of the Webim key that
+    /// verified its delivery.
+    pub fn signing(&self, verified_by: Option<usize>) -> Signing<'_> {
         Signing {
             format: self.origin_format,
             standard_webhooks: self.signing_key.as_ref(),
-            webim_key: self.origin_webim_key(),
+            webim_key: self.origin_webim_key(verified_by),
             webim_scheme: webim_signature::scheme_for(self.origin_webim_api_version),
         }
     }
 
-    /// The key a `webim`-format receiver verifies with.
-    pub fn origin_webim_key(&self) -> &[u8] {
+    /// The key a `webim`-format receiver verifies with (contract §13): `ORIGIN_WEBIM_KEY`, else
+    /// the key that verified Webim's delivery, so that during a key rotation a receiver that
+    /// still has the old key keeps verifying what Webim signed with it. The first key when
+    /// the delivery's key is not known (an event queued by an earlier release).
+    pub fn origin_webim_key(&self, verified_by: Option<usize>) -> &[u8] {
+        let verifying = verified_by.and_then(|i| self.keys.get(i));
         self.origin_webim_key
             .as_deref()
+            .or(verifying.map(Vec::as_slice))
             .or(self.keys.first().map(Vec::as_slice))
             .unwrap_or_default()
     }
@@ -313,6 +348,66 @@ mod tests {
     ];
 
     #[test]
+    fn limits_that_must_meet_are_problems_never_clamped() {
+        let with = |name: &'static str, value: &'static str| {
+            let mut pairs = MINIMAL.to_vec();
+            pairs.push((name, value));
+            from(&pairs).err().unwrap_or_default()
+        };
+        assert_eq!(with(ORIGIN_TIMEOUT_MS, "120000"), Vec::<&str>::new());
+        assert_eq!(with(ORIGIN_TIMEOUT_MS, "120001"), [ORIGIN_TIMEOUT_MS]);
+        assert_eq!(with(ADMIN_TOKEN, "x"), [ADMIN_TOKEN]);
+        assert!(with(ADMIN_TOKEN, "0123456789abcdef0123456789abcdef").is_empty());
+        let big = [
+            (WEBIM_PRIVATE_KEYS, "key-one"),
+            (ORIGIN_URL, "https://origin.example.com/events"),
+            (MAX_BODY_BYTES, "2000001"),
+        ];
+        let lookup = |pairs: &[(&str, &str)]| {
+            let pairs: Vec<(String, String)> = pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .map_or(Raw::Unset, |(_, v)| Raw::Text(v.clone()))
+            }
+        };
+        assert!(Settings::from_raw_bound(lookup(&big), false).is_ok());
+        assert_eq!(
+            Settings::from_raw_bound(lookup(&big), true).err(),
+            Some(vec![MAX_BODY_BYTES])
+        );
+        let mut fits = big;
+        fits[2].1 = "2000000";
+        assert!(Settings::from_raw_bound(lookup(&fits), true).is_ok());
+    }
+
+    #[test]
+    fn the_webim_format_signs_with_the_key_that_verified_unless_one_is_set() {
+        let rotating = [
+            ("WEBIM_PRIVATE_KEYS", "new-key, old-key"),
+            ("ORIGIN_URL", "https://o.example/"),
+        ];
+        let s = from(&rotating).unwrap();
+        assert_eq!(s.origin_webim_key(Some(1)), b"old-key");
+        assert_eq!(s.origin_webim_key(Some(0)), b"new-key");
+        assert_eq!(s.origin_webim_key(None), b"new-key");
+        assert_eq!(s.origin_webim_key(Some(7)), b"new-key");
+        let fixed = [
+            ("WEBIM_PRIVATE_KEYS", "new-key, old-key"),
+            ("ORIGIN_URL", "https://o.example/"),
+            ("ORIGIN_WEBIM_KEY", "receiver-key"),
+        ];
+        assert_eq!(
+            from(&fixed).unwrap().origin_webim_key(Some(1)),
+            b"receiver-key"
+        );
+    }
+
+    #[test]
     fn every_default_parses_and_applies() {
         let s = from(&MINIMAL).unwrap();
         assert_eq!(s.keys, vec![b"key-one".to_vec()]);
@@ -327,7 +422,7 @@ mod tests {
         assert_eq!(s.origin_format, OriginFormat::Event);
         assert_eq!(s.origin_webim_api_version, 4);
         assert!(s.signing_key.is_none() && s.inbound_auth.is_none() && s.admin_token.is_none());
-        assert_eq!(s.origin_webim_key(), b"key-one");
+        assert_eq!(s.origin_webim_key(None), b"key-one");
         // The spec's table of defaults, row by row.
         let defaults: Vec<_> = TABLE
             .iter()
@@ -461,13 +556,13 @@ mod tests {
     fn debug_prints_no_secret() {
         let mut pairs = MINIMAL.to_vec();
         pairs.push((INBOUND_BASIC_AUTH, "webim:hunter2"));
-        pairs.push((ADMIN_TOKEN, "tok-3141"));
+        pairs.push((ADMIN_TOKEN, "tok-3141-tok-3141-tok-3141-tok-3141"));
         pairs.push((ORIGIN_WEBIM_KEY, "legacy-key"));
         let text = format!("{:?}", from(&pairs).unwrap());
         for secret in [
             "key-one",
             "hunter2",
-            "tok-3141",
+            "tok-3141-tok-3141",
             "legacy-key",
             "origin.example.com",
         ] {

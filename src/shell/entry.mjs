@@ -1,40 +1,50 @@
-// The worker's module entry: scripts/build.sh copies it over build/worker/shim.mjs, the file
-// wrangler and the tests load. It hands each request and queue batch to the wasm handlers.
+// The worker's module entry (scripts/build.sh copies it to build/entry.mjs, beside
+// wasm-bindgen's output). It instantiates the wasm through wasm-bindgen's public `initSync`,
+// hands each request, queue batch and outbox call to the wasm's exports, and recovers from a
+// wasm trap. It decides nothing: each next step of a request is the wasm's answer.
 //
-// A request goes first to the wasm's synchronous `start` (src/shell/fetch.rs), which finishes a
-// direct delivery up to the origin's answer without awaiting in the wasm; this entry does the
-// waiting (for the body, for the origin) and goes back to the wasm with what it waited for. A
-// body of declared length within the wasm's `readAhead` is read before that first call.
-// Whatever `start` cannot finish alone goes to the general `fetch` handler whole. The entry
-// decides nothing: each next step, and how long a body may be read first, is the wasm's answer.
+// A request goes first to the wasm's synchronous `start` (src/shell/handlers/fetch.rs), which
+// finishes a direct delivery up to the origin's answer without awaiting in the wasm; this entry
+// does the waiting (for the body, for the origin) and goes back to the wasm with what it waited
+// for. A body of declared length within the wasm's `readAhead` is read before that first call.
+// Whatever `start` cannot finish alone goes to the general `fetch` handler whole, with the body
+// when it was read already (a body is never read twice).
 //
-// worker-build exports those handlers as a WorkerEntrypoint class behind a Proxy which, on
-// every call, constructs an instance, wraps it and its method in two more Proxies, and checks
-// whether the wasm must be reinitialized after a critical error (a trap); docs/performance.md
-// measures what that costs. This entry calls the same handlers directly, and goes through
-// worker-build's class once a critical error has been recorded, so that the call after a trap
-// still reinitializes the wasm. scripts/check-entry.mjs fails the build if the generated module
-// no longer has the two things used here (the class's handlers and its error record).
-import Entrypoint from "../index.js";
+// A trap (WebAssembly.RuntimeError) may leave the wasm's memory in any state, so the call that
+// trapped fails and the instance is replaced at once (`__wbg_reset_state`, which wasm-bindgen
+// generates for --experimental-reset-state-function): every later request, queue batch and
+// object call, also of a Durable Object already in memory, runs on the fresh instance.
+import wasmModule from "./index_bg.wasm";
+import * as wasm from "./index.js";
 
-// The outbox's Durable Object class (src/shell/outbox.rs): wrangler and Miniflare find the
-// class a binding names among the entry's exports.
-export { ChatOutbox } from "../index.js";
+wasm.initSync({ module: wasmModule });
 
-const handlers = Entrypoint.prototype;
-// worker-build's record of a critical error. Should a later worker-build not keep it, every
-// call takes worker-build's own path: slower, never less safe.
-const state = globalThis.__worker_init_state ?? { criticalError: true };
+/** How many times the instance was replaced; a Durable Object rebuilds its wasm side when this moves. */
+let generation = 0;
 
-/** Records a trap as worker-build's wrapper does, so that the next call reinitializes. */
-function recordTrap(error) {
-  if (error instanceof WebAssembly.RuntimeError) state.criticalError = true;
+/** After a trap, a fresh instance for whatever comes next. */
+function reset(error) {
+  if (error instanceof WebAssembly.RuntimeError) {
+    wasm.__wbg_reset_state();
+    generation += 1;
+    console.log(JSON.stringify({ time: new Date().toISOString(), route: "runtime", outcome: "wasm_reinitialized" }));
+  }
 }
 
-/** Records a trap, then rethrows. */
-function noteCritical(error) {
-  recordTrap(error);
+/** `reset`, then the error goes on. */
+function recover(error) {
+  reset(error);
   throw error;
+}
+
+/** `f()`, with a trap inside it (thrown, or a rejected promise) recovered from. */
+function guarded(f) {
+  try {
+    const result = f();
+    return result instanceof Promise ? result.catch(recover) : result;
+  } catch (error) {
+    return recover(error);
+  }
 }
 
 // `start`'s answers besides a response and an origin request in flight (fetch.rs).
@@ -43,58 +53,74 @@ const READ_BODY = 1;
 
 // The longest body read before the first call into the wasm: the wasm's `readAhead` (the
 // core's limit, 0 when basic auth or another delivery mode must come first), asked once per
-// isolate as the wasm reads its settings once. Within it, a form body costs one call, not two.
+// isolate as the wasm reads its settings once.
 let readAhead;
 
-function fetchFirst(request, env, ctx) {
-  if (readAhead === undefined && !state.criticalError) {
+function fetch(request, env) {
+  if (readAhead === undefined) {
     try {
-      readAhead = handlers.readAhead(env);
+      readAhead = wasm.readAhead(env);
     } catch (error) {
       // Nothing is read ahead in this isolate.
       readAhead = 0;
-      recordTrap(error);
+      reset(error);
     }
   }
   const declared = readAhead ? Number(request.headers.get("content-length")) : 0;
-  if (declared > 0 && declared <= readAhead) {
-    return readThenFetch(request, env, ctx);
-  }
-  return fetchRequest(request, env, ctx);
+  if (declared > 0 && declared <= readAhead) return readThenStart(request, env);
+  return start(request, env);
 }
 
 /** Reads the body whole, then goes on with it. */
-function readThenFetch(request, env, ctx) {
-  return request.arrayBuffer().then((bytes) => fetchRequest(request, env, ctx, new Uint8Array(bytes)));
+function readThenStart(request, env) {
+  return request.arrayBuffer().then((bytes) => start(request, env, new Uint8Array(bytes)));
 }
 
-function fetchRequest(request, env, ctx, body) {
-  if (state.criticalError) return call("fetch", request, env, ctx);
-  let step;
-  try {
-    step = handlers.start(request, env, body);
-  } catch (error) {
-    noteCritical(error);
-  }
-  if (step === GENERAL) return call("fetch", request, env, ctx);
-  if (step === READ_BODY) {
-    return readThenFetch(request, env, ctx);
-  }
+function start(request, env, body) {
+  const step = guarded(() => wasm.start(request, env, body));
+  if (step === GENERAL) return guarded(() => wasm.fetch(request, env, body));
+  if (step === READ_BODY) return readThenStart(request, env);
   if (step instanceof Response) return step;
   const [token, posted] = step;
-  return posted.then((answer) => handlers.answered(token, answer)).catch(noteCritical);
+  return posted.then((answer) => guarded(() => wasm.answered(token, answer)));
 }
 
-function call(method, arg, env, ctx) {
-  if (state.criticalError) return new Entrypoint(ctx, env)[method](arg);
-  try {
-    return handlers[method].call({ env, ctx }, arg).catch(noteCritical);
-  } catch (error) {
-    noteCritical(error);
+/**
+ * The outbox's Durable Object class (src/shell/outbox/object.rs) as the runtime sees it. It
+ * keeps the object's state and environment, so that after a trap anywhere in the isolate it
+ * builds its wasm side again on the fresh instance. An alarm never fails: a trap in it leaves a
+ * wake-up set, as an error inside the wasm does (logic/outbox.rs, AFTER_ERROR_MS).
+ */
+export class ChatOutbox {
+  constructor(state, env) {
+    this.state = state;
+    this.env = env;
+    this.built = -1;
+  }
+
+  /** The wasm side, built for the current instance. */
+  object() {
+    if (this.built !== generation) {
+      this.inner = new wasm.ChatOutbox(this.state, this.env);
+      this.built = generation;
+    }
+    return this.inner;
+  }
+
+  fetch(request) {
+    return guarded(() => this.object().fetch(request));
+  }
+
+  async alarm() {
+    try {
+      await guarded(() => this.object().alarm());
+    } catch {
+      await this.state.storage.setAlarm(Date.now() + wasm.outboxRetryAfterErrorMs());
+    }
   }
 }
 
 export default {
-  fetch: fetchFirst,
-  queue: (batch, env, ctx) => call("queue", batch, env, ctx),
+  fetch,
+  queue: (batch, env, ctx) => guarded(() => wasm.queue(batch, env, ctx)),
 };

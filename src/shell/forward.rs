@@ -8,14 +8,18 @@ use crate::logic::event::Event;
 use crate::logic::origin::OriginRequest;
 use crate::logic::retry::OriginAnswer;
 use crate::logic::settings::Settings;
-use crate::shell::environment::now_ms;
-use crate::shell::http;
-use crate::shell::node_crypto::NodeCrypto;
+use crate::shell::runtime::crypto::NodeCrypto;
+use crate::shell::runtime::{http, now_ms};
 
-/// Delivers `event` once, signed afresh for this attempt. `status` is `None` when the origin
-/// could not be reached or did not answer in time.
-pub async fn forward(settings: &Settings, event: &Event) -> OriginAnswer {
-    match prepare(settings, event) {
+/// Delivers `event` once, signed afresh for this attempt; `verified_by` is the index of the
+/// Webim key that verified its delivery. `status` is `None` when the origin could not be
+/// reached or did not answer in time.
+pub async fn forward(
+    settings: &Settings,
+    event: &Event,
+    verified_by: Option<usize>,
+) -> OriginAnswer {
+    match prepare(settings, event, verified_by) {
         Some(request) => send(&request, settings.origin_timeout_ms).await,
         None => OriginAnswer::default(),
     }
@@ -24,9 +28,18 @@ pub async fn forward(settings: &Settings, event: &Event) -> OriginAnswer {
 /// The request of one attempt, signed now. `None` when the event's type has no origin or a
 /// signature could not be computed: the attempt fails rather than going out unsigned.
 #[inline(never)]
-pub fn prepare<'a>(settings: &'a Settings, event: &'a Event) -> Option<OriginRequest<'a>> {
+pub fn prepare<'a>(
+    settings: &'a Settings,
+    event: &'a Event,
+    verified_by: Option<usize>,
+) -> Option<OriginRequest<'a>> {
     let origin = settings.origin_for(event.event_type)?;
-    origin.request(&NodeCrypto, event, settings.signing(), now_ms() / 1000)
+    origin.request(
+        &NodeCrypto,
+        event,
+        settings.signing(verified_by),
+        now_ms() / 1000,
+    )
 }
 
 /// POSTs `request`. Redirects are not followed, so the event and its headers never go

@@ -1,12 +1,15 @@
 //! The shell: the only code that touches the Workers runtime. It moves bytes between the
-//! runtime (requests, responses, the origin fetch, the queue, KV) and the core, and decides
-//! nothing: every choice it acts on is a core function's answer.
+//! runtime and the core, and decides nothing: every choice it acts on is a core function's
+//! answer.
+//!
+//! - [`runtime`]: the runtime boundary, every binding to the Workers runtime;
+//! - [`handlers`]: the fetch and queue handlers, and the admin API;
+//! - [`outbox`]: the per-chat Durable Object and its client;
+//! - [`environment`] (settings and bindings once per isolate) and [`forward`] (one attempt to
+//!   the origin), which the handlers and the outbox share.
 
-pub mod admin;
 pub mod environment;
-pub mod fetch;
 pub mod forward;
-pub mod http;
-pub mod node_crypto;
+pub mod handlers;
 pub mod outbox;
-pub mod queue;
+pub mod runtime;

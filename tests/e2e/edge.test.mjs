@@ -358,7 +358,7 @@ describe("the module entry", () => {
         assert.deepEqual(r.json, { status: "forwarded", id: eventId("chat_started", chat) });
       }
       assert.equal(origin.received.length, 2);
-      assert.equal(e.logs.filter((l) => l.includes("Reinitializing Wasm application")).length, 1, e.logs.join("\n"));
+      assert.equal(e.logs.filter((l) => l.includes("\"wasm_reinitialized\"")).length, 1, e.logs.join("\n"));
     } finally {
       await e.dispose();
     }

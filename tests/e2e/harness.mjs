@@ -78,7 +78,7 @@ export async function startOrigin() {
 
 /** Miniflare options that load the built wasm worker. */
 export const WASM_WORKER = {
-  scriptPath: "build/worker/shim.mjs",
+  scriptPath: "build/entry.mjs",
   modules: true,
   modulesRules: [
     { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },

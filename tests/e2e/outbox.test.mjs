@@ -11,7 +11,7 @@ import { promisify } from "node:util";
 import { Webhook } from "standardwebhooks";
 import { KEY, SIGNING_SECRET, eventId, eventually, sampleChat, startEdge, startOrigin } from "./harness.mjs";
 
-const TOKEN = "admin-token-for-tests";
+const TOKEN = "admin-token-for-tests-0123456789abcdef";
 const OUTBOX = { durableObjects: { OUTBOX: { className: "ChatOutbox", useSQLite: true } } };
 const bearer = (token = TOKEN) => ({ headers: { authorization: `Bearer ${token}` } });
 

@@ -11,7 +11,7 @@ use worker::wasm_bindgen::{prelude::wasm_bindgen, JsValue};
 
 use crate::logic::hashing::{Hashing, RustCrypto};
 
-#[wasm_bindgen(module = "/src/shell/runtime.mjs", wasm_bindgen = worker::wasm_bindgen)]
+#[wasm_bindgen(module = "/src/shell/runtime/helpers.mjs", wasm_bindgen = worker::wasm_bindgen)]
 extern "C" {
     #[wasm_bindgen(catch, js_name = sha256)]
     fn native_sha256(data: &[u8]) -> Result<Vec<u8>, JsValue>;

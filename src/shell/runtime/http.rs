@@ -9,7 +9,7 @@ use worker::web_sys;
 use crate::logic::reply::Reply;
 use crate::logic::route;
 
-#[wasm_bindgen(module = "/src/shell/runtime.mjs", wasm_bindgen = worker::wasm_bindgen)]
+#[wasm_bindgen(module = "/src/shell/runtime/helpers.mjs", wasm_bindgen = worker::wasm_bindgen)]
 extern "C" {
     /// The request's method, URL and the headers [`RequestHead`] holds, as UTF-8 in one buffer.
     fn describe(request: &web_sys::Request) -> Vec<u8>;

@@ -2,17 +2,17 @@
 //! its own with the delay the core's retry policy chooses.
 
 use futures_util::future::join_all;
-use worker::js_sys::{Object, Reflect, Uint8Array};
-use worker::wasm_bindgen::{prelude::wasm_bindgen, JsCast, JsValue};
-use worker::worker_sys::{Message, MessageBatch};
+use worker::wasm_bindgen::{prelude::wasm_bindgen, JsValue};
+use worker::worker_sys::MessageBatch;
 use worker::Env;
 
 use crate::logic::event::Event;
 use crate::logic::log_line::LogLine;
 use crate::logic::retry::{self, Next};
-use crate::shell::environment::{self, now_ms};
-use crate::shell::fetch::log;
+use crate::shell::environment;
 use crate::shell::forward::forward;
+use crate::shell::runtime::queue::Consumed;
+use crate::shell::runtime::{log, now_ms};
 
 // Written out rather than with `#[event]`, whose wrapper hides a message's `attempts`, which
 // the backoff needs.
@@ -25,42 +25,29 @@ use crate::shell::forward::forward;
     js_sys = worker::js_sys
 )]
 pub async fn handle_queue(batch: MessageBatch, env: Env, _ctx: JsValue) -> Result<(), JsValue> {
-    let Ok(messages) = batch.messages() else {
-        return Ok(());
-    };
-    let attempts = messages
-        .iter()
-        .map(|message| attempt(&env, message.unchecked_into()));
-    join_all(attempts).await;
+    join_all(Consumed::all(&batch).iter().map(|m| attempt(&env, m))).await;
     Ok(())
 }
 
 /// One attempt at one queued event, logged as one line.
-async fn attempt(env: &Env, message: Message) {
+async fn attempt(env: &Env, message: &Consumed) {
     let started_ms = now_ms();
-    // `attempts` counts deliveries of this message, starting at 1.
-    let attempt = Reflect::get(&message, &JsValue::from_str("attempts"))
-        .ok()
-        .and_then(|n| n.as_f64())
-        .map_or(1, |n| n as u32);
+    let attempt = message.attempts();
     let mut line = LogLine::new("queue");
     line.attempt = Some(attempt);
-    let event = message
-        .body()
-        .ok()
-        .filter(|body| body.is_instance_of::<Uint8Array>())
-        .and_then(|body| Event::from_body(Uint8Array::new(&body).to_vec()));
-    if let Some(event) = &event {
+    let queued = message.bytes().and_then(Event::from_body);
+    if let Some(event) = &queued {
         line.event(event);
     }
     let settings = environment::settings(env);
-    let next = match (settings.as_ref(), &event) {
+    let next = match (settings.as_ref(), &queued) {
         (Err(problems), _) => {
             line.problems.clone_from(problems);
             retry::after_misconfigured(attempt)
         }
         (Ok(settings), Some(event)) => {
-            let answer = forward(settings, event).await;
+            // A queued event does not say which key verified it (fetch.rs, `enqueue`).
+            let answer = forward(settings, event, None).await;
             line.origin_status = answer.status;
             retry::after_attempt(
                 &answer,
@@ -73,18 +60,10 @@ async fn attempt(env: &Env, message: Message) {
     };
     line.outcome = next.outcome();
     match next {
-        Next::Done => {
-            let _ = message.ack();
-        }
+        Next::Done => message.ack(),
         Next::Retry { delay_seconds, .. } => {
             line.retry_in_s = Some(delay_seconds);
-            let options = Object::new();
-            let _ = Reflect::set(
-                &options,
-                &JsValue::from_str("delaySeconds"),
-                &JsValue::from(delay_seconds),
-            );
-            let _ = message.retry(options.into());
+            message.retry(delay_seconds);
         }
     }
     log(line.line(started_ms, now_ms()));

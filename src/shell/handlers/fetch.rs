@@ -11,35 +11,33 @@
 
 use std::cell::RefCell;
 
-use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
-use worker::js_sys::{Array, Object, Promise, Reflect, Uint8Array};
-use worker::wasm_bindgen::JsCast;
+use worker::js_sys::{Array, Promise};
 use worker::wasm_bindgen::{prelude::wasm_bindgen, JsValue};
-use worker::wasm_bindgen_futures::JsFuture;
 use worker::{web_sys, Env};
 
 use crate::logic::delivery::{self, Fallback, Lookup, Mode};
 use crate::logic::error::EdgeError;
-use crate::logic::event::{Event, EventType};
+use crate::logic::event::EventType;
 use crate::logic::intake;
 use crate::logic::log_line::LogLine;
-use crate::logic::outbox;
 use crate::logic::outcome::Outcome;
 use crate::logic::retry::OriginAnswer;
 use crate::logic::route::{self, Route};
 use crate::logic::settings::Settings;
-use crate::shell::admin;
-use crate::shell::environment::{self, now_ms};
+use crate::shell::environment::{self, DEDUP, QUEUE};
 use crate::shell::forward::{self, forward};
-use crate::shell::http::{read_body, response, RequestHead};
-use crate::shell::node_crypto::NodeCrypto;
-use crate::shell::outbox as shell_outbox;
+use crate::shell::handlers::admin;
+use crate::shell::outbox::client;
+use crate::shell::runtime::crypto::NodeCrypto;
+use crate::shell::runtime::http::{read_body, response, RequestHead};
+use crate::shell::runtime::kv::Kv;
+use crate::shell::runtime::{log, now_ms, queue};
 
-// The entry point is written out rather than with `#[event]`: that wrapper reads `request.cf`
-// and parses the URL again on every request. worker-build wires an export named `fetch` as the
-// handler; src/shell/entry.mjs calls it.
+// The entry points are plain exports rather than `#[event]`: that wrapper reads `request.cf`
+// and parses the URL again on every request. The module entry (src/shell/entry.mjs) calls them.
 
-/// HTTP requests: Webim deliveries, `/healthz` and the admin API.
+/// HTTP requests: Webim deliveries, `/healthz` and the admin API. `body` is the request's body
+/// when the module entry has read it already (it is never read twice).
 #[wasm_bindgen(
     js_name = fetch,
     wasm_bindgen = worker::wasm_bindgen,
@@ -49,11 +47,11 @@ use crate::shell::outbox as shell_outbox;
 pub async fn handle_fetch(
     req: web_sys::Request,
     env: Env,
-    _ctx: JsValue,
+    body: Option<Vec<u8>>,
 ) -> Result<web_sys::Response, JsValue> {
     let started_ms = now_ms();
     let mut line = LogLine::new("other");
-    let outcome = handle(&req, &env, started_ms, &mut line)
+    let outcome = handle(&req, &env, body, started_ms, &mut line)
         .await
         .unwrap_or_else(Outcome::from);
     finish(line, &outcome, started_ms)
@@ -191,7 +189,7 @@ fn begin(
     };
     let accepted = accept(&head, settings, event_type, &body, now_ms, line)?;
     let event = accepted.event;
-    let posted = forward::prepare(settings, &event)
+    let posted = forward::prepare(settings, &event, Some(accepted.verified.key_index))
         .and_then(|request| forward::post(&request, settings.origin_timeout_ms));
     Ok(match posted {
         Some(posted) => Begun::Posted(event.id, posted),
@@ -212,14 +210,10 @@ fn finish(
     response(reply)
 }
 
-/// Writes one log line.
-pub fn log(line: String) {
-    web_sys::console::log_1(&JsValue::from(line));
-}
-
 async fn handle(
     req: &web_sys::Request,
     env: &Env,
+    body: Option<Vec<u8>>,
     now_ms: u64,
     line: &mut LogLine,
 ) -> Result<Outcome, EdgeError> {
@@ -235,7 +229,7 @@ async fn handle(
         Route::Event(event_type) => event_type,
     };
     let settings = configured(&loaded, line)?;
-    deliver(req, &head, env, settings, event_type, now_ms, line).await
+    deliver(req, body, &head, env, settings, event_type, now_ms, line).await
 }
 
 /// The request's route, also put on the log line.
@@ -303,8 +297,10 @@ fn accept(
 }
 
 /// Intake, then the delivery mode the bindings choose.
+#[allow(clippy::too_many_arguments)]
 async fn deliver(
     req: &web_sys::Request,
+    given: Option<Vec<u8>>,
     head: &RequestHead,
     env: &Env,
     settings: &Settings,
@@ -313,19 +309,22 @@ async fn deliver(
     line: &mut LogLine,
 ) -> Result<Outcome, EdgeError> {
     let content_length = admitted(head, settings)?;
-    let body = read_body(req, settings.max_body_bytes, content_length)
-        .await
-        .map_err(|()| EdgeError::PayloadTooLarge)?;
+    let body = match given {
+        Some(body) => body,
+        None => read_body(req, settings.max_body_bytes, content_length)
+            .await
+            .map_err(|()| EdgeError::PayloadTooLarge)?,
+    };
     let accepted = accept(head, settings, event_type, &body, now_ms, line)?;
     let event = &accepted.event;
 
     let bindings = environment::bindings(env);
     let mode = delivery::mode(bindings);
     let dedup = delivery::looks_up_dedup(bindings)
-        .then(|| kv(env, "DEDUP"))
+        .then(|| Kv::bound(env, DEDUP))
         .flatten();
     if let Some(kv) = &dedup {
-        let lookup = match kv_text(kv, &event.id).await {
+        let lookup = match kv.text(&event.id).await {
             Ok(Some(_)) => Lookup::Seen,
             Ok(None) => Lookup::Unseen,
             Err(_) => Lookup::Failed,
@@ -337,47 +336,31 @@ async fn deliver(
         }
     }
     let outcome = match mode {
-        Mode::Queue => match enqueue(env, event).await {
+        Mode::Queue => match enqueue(env, &accepted).await {
             Ok(()) => Outcome::Queued {
                 id: event.id.clone(),
             },
             Err(fallback) => {
                 line.fallback = Some(fallback.as_str());
-                direct(settings, event, line).await
+                direct(settings, &accepted, line).await
             }
         },
-        Mode::Outbox => store(env, &accepted).await,
-        Mode::Direct => direct(settings, event, line).await,
+        Mode::Outbox => client::store(env, &accepted).await,
+        Mode::Direct => direct(settings, &accepted, line).await,
     };
     if let Some(kv) = dedup.filter(|_| delivery::remember(&outcome)) {
-        record(&kv, &event.id, outcome.code(), settings.dedup_ttl_seconds).await;
+        // A failed write only means a later retry of the same call may be delivered again.
+        let _ = kv
+            .put(&event.id, outcome.code(), settings.dedup_ttl_seconds)
+            .await;
     }
     Ok(outcome)
 }
 
-/// Outbox delivery: the event is stored in its chat's object before Webim is answered; the
-/// object says whether it is new (202 queued) or held already (200 duplicate).
-async fn store(env: &Env, accepted: &intake::Accepted) -> Outcome {
-    let event = &accepted.event;
-    let object = outbox::object_name(accepted.chat_id.as_deref(), &event.id);
-    let path = match &accepted.chat_id {
-        Some(chat) => format!(
-            "/events?chat={}",
-            utf8_percent_encode(chat, NON_ALPHANUMERIC)
-        ),
-        None => "/events".to_string(),
-    };
-    let id = || event.id.clone();
-    match shell_outbox::call(env, &object, "POST", &path, Some(event.body.clone())).await {
-        Ok((202, _)) => Outcome::Queued { id: id() },
-        Ok((200, _)) => Outcome::Duplicate { id: id() },
-        _ => Outcome::Failed(EdgeError::StorageUnavailable),
-    }
-}
-
 /// Direct delivery: the origin's answer decides the reply.
-async fn direct(settings: &Settings, event: &Event, line: &mut LogLine) -> Outcome {
-    let answer = forward(settings, event).await;
+async fn direct(settings: &Settings, accepted: &intake::Accepted, line: &mut LogLine) -> Outcome {
+    let event = &accepted.event;
+    let answer = forward(settings, event, Some(accepted.verified.key_index)).await;
     settle(&event.id, &answer, line)
 }
 
@@ -389,80 +372,15 @@ fn settle(id: &str, answer: &OriginAnswer, line: &mut LogLine) -> Outcome {
 }
 
 /// Puts the event on the queue, or says why it must go directly.
-async fn enqueue(env: &Env, event: &Event) -> Result<(), Fallback> {
-    delivery::fits_queue(event.body.len())?;
-    let queue = binding(env, "EVENTS").ok_or(Fallback::EnqueueFailed)?;
-    let body = Uint8Array::from(event.body.as_slice());
-    let options = Object::new();
-    Reflect::set(&options, &"contentType".into(), &"v8".into())
-        .map_err(|_| Fallback::EnqueueFailed)?;
-    let sent = queue
-        .unchecked_into::<QueueBinding>()
-        .send(&body, &options)
-        .map_err(|_| Fallback::EnqueueFailed)?;
-    JsFuture::from(sent)
+async fn enqueue(env: &Env, accepted: &intake::Accepted) -> Result<(), Fallback> {
+    // The message is the event's body, as a dead-letter queue shows it. It does not carry the
+    // key that verified the delivery: with the Webim format, a queued event is signed with
+    // ORIGIN_WEBIM_KEY, else the first key (README, "Modes").
+    let body = &accepted.event.body;
+    delivery::fits_queue(body.len())?;
+    queue::send(env, QUEUE, body)
         .await
-        .map(|_| ())
         .map_err(|_| Fallback::EnqueueFailed)
-}
-
-/// Remembers a delivered or queued id for the dedup window. A failed write only means a
-/// later retry of the same call may be delivered again.
-async fn record(kv: &Kv, id: &str, outcome: &str, ttl_seconds: u64) {
-    let options = Object::new();
-    if Reflect::set(
-        &options,
-        &"expirationTtl".into(),
-        &JsValue::from_f64(ttl_seconds as f64),
-    )
-    .is_err()
-    {
-        return;
-    }
-    if let Ok(put) = kv.put(id, outcome, &options) {
-        let _ = JsFuture::from(put).await;
-    }
-}
-
-// KV and the queue are called directly: worker's wrappers serialize their options (and a
-// stored string) through serde-wasm-bindgen, which brought that serializer and float
-// formatting into the wasm.
-#[wasm_bindgen(wasm_bindgen = worker::wasm_bindgen, js_sys = worker::js_sys)]
-extern "C" {
-    /// A KV namespace binding.
-    #[wasm_bindgen(extends = Object)]
-    type Kv;
-    #[wasm_bindgen(method, catch)]
-    fn get(this: &Kv, key: &str, options: &Object) -> Result<Promise, JsValue>;
-    #[wasm_bindgen(method, catch)]
-    fn put(this: &Kv, key: &str, value: &str, options: &Object) -> Result<Promise, JsValue>;
-
-    /// A queue producer binding.
-    #[wasm_bindgen(extends = Object)]
-    type QueueBinding;
-    #[wasm_bindgen(method, catch)]
-    fn send(this: &QueueBinding, body: &Uint8Array, options: &Object) -> Result<Promise, JsValue>;
-}
-
-/// A binding that is defined.
-fn binding(env: &Env, name: &str) -> Option<JsValue> {
-    Reflect::get(env, &JsValue::from_str(name))
-        .ok()
-        .filter(|value| !value.is_undefined())
-}
-
-/// A KV binding: defined, and one whose properties can be read (as worker's wrapper required).
-fn kv(env: &Env, name: &str) -> Option<Kv> {
-    let kv = binding(env, name)?;
-    Reflect::get(&kv, &JsValue::from_str("get")).ok()?;
-    Some(kv.unchecked_into())
-}
-
-/// `kv.get(key, {type: "text"})`: the stored text, if any.
-async fn kv_text(kv: &Kv, key: &str) -> Result<Option<String>, JsValue> {
-    let options = Object::new();
-    Reflect::set(&options, &"type".into(), &"text".into())?;
-    Ok(JsFuture::from(kv.get(key, &options)?).await?.as_string())
 }
 
 #[cfg(test)]

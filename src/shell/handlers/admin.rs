@@ -1,0 +1,33 @@
+//! The admin API (contract §12): checks the bearer token, then asks the outbox objects through
+//! the outbox client.
+
+use worker::Env;
+
+use crate::logic::admin;
+use crate::logic::error::EdgeError;
+use crate::logic::outcome::Outcome;
+use crate::logic::route::AdminRoute;
+use crate::logic::settings::Settings;
+use crate::shell::environment;
+use crate::shell::outbox::client;
+use crate::shell::runtime::http::RequestHead;
+
+/// One admin request.
+pub async fn handle(
+    head: &RequestHead,
+    env: &Env,
+    settings: &Settings,
+    route: AdminRoute,
+) -> Result<Outcome, EdgeError> {
+    admin::authorize(
+        settings.admin_token.as_deref(),
+        head.authorization.as_deref(),
+        environment::bindings(env).outbox,
+    )?;
+    let reply = match route {
+        AdminRoute::Dead => client::dead(env).await?,
+        AdminRoute::Chat(chat_id) => client::chat(env, &chat_id).await?,
+        AdminRoute::Replay(event_id) => client::replay(env, &event_id).await?,
+    };
+    Ok(Outcome::Admin(reply))
+}

@@ -1,0 +1,194 @@
+//! Durable Objects, with `worker-sys`'s declarations: an object's SQLite storage and alarm, and
+//! calling an object of the `OUTBOX` namespace by name with one of the core's
+//! [`Call`](crate::logic::outbox_call::Call)s.
+
+use worker::js_sys::{self, Array, Uint8Array};
+use worker::wasm_bindgen::{JsCast, JsValue};
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::worker_sys::{DurableObjectNamespace, DurableObjectState, DurableObjectStorage};
+use worker::{web_sys, Env};
+
+use super::binding;
+use crate::logic::outbox_call::Call;
+
+/// What the runtime receives when a call fails: a rejected promise.
+pub type Result<T> = std::result::Result<T, JsValue>;
+
+/// A value bound to a `?` of a SQL statement.
+pub enum Value<'a> {
+    /// An integer (exact below 2^53).
+    Int(u64),
+    /// Text.
+    Text(&'a str),
+    /// A BLOB.
+    Bytes(&'a [u8]),
+    /// NULL.
+    Null,
+}
+
+impl Value<'_> {
+    fn js(&self) -> JsValue {
+        match self {
+            Value::Int(n) => JsValue::from_f64(*n as f64),
+            Value::Text(s) => JsValue::from_str(s),
+            Value::Bytes(b) => Uint8Array::from(*b).into(),
+            Value::Null => JsValue::NULL,
+        }
+    }
+}
+
+impl<'a> From<Option<&'a str>> for Value<'a> {
+    fn from(text: Option<&'a str>) -> Value<'a> {
+        text.map_or(Value::Null, Value::Text)
+    }
+}
+
+/// One row as the cursor's raw values, read by column index.
+pub struct Cells(Array);
+
+impl Cells {
+    /// A non-negative integer column.
+    pub fn number(&self, i: u32) -> Option<u64> {
+        self.0
+            .get(i)
+            .as_f64()
+            .filter(|n| *n >= 0.0)
+            .map(|n| n as u64)
+    }
+
+    /// A count (0 when NULL or out of range).
+    pub fn count(&self, i: u32) -> u32 {
+        self.number(i)
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(0)
+    }
+
+    /// A TEXT column.
+    pub fn text(&self, i: u32) -> Option<String> {
+        self.0.get(i).as_string()
+    }
+
+    /// A BLOB column (empty when NULL).
+    pub fn bytes(&self, i: u32) -> Vec<u8> {
+        let value = self.0.get(i);
+        if value.is_object() {
+            Uint8Array::new(&value).to_vec()
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+/// An object's storage: its SQLite database and its alarm.
+pub struct Storage(DurableObjectStorage);
+
+impl Storage {
+    /// The storage of the object whose state this is.
+    pub fn of(state: &DurableObjectState) -> Result<Storage> {
+        state.storage().map(Storage)
+    }
+
+    /// Runs `query` with its `?` bindings; every row it returns.
+    pub fn rows(&self, query: &str, bindings: &[Value<'_>]) -> Result<Vec<Cells>> {
+        let cursor = self
+            .0
+            .sql()
+            .exec(query, bindings.iter().map(Value::js).collect())?;
+        let rows = cursor.raw();
+        let mut all = Vec::new();
+        loop {
+            let next = rows.next()?;
+            if next.done() {
+                return Ok(all);
+            }
+            all.push(Cells(next.value().unchecked_into()));
+        }
+    }
+
+    /// Runs `query`; its first row, if any.
+    pub fn first(&self, query: &str, bindings: &[Value<'_>]) -> Result<Option<Cells>> {
+        Ok(self.rows(query, bindings)?.into_iter().next())
+    }
+
+    /// Runs a statement that returns nothing.
+    pub fn exec(&self, query: &str, bindings: &[Value<'_>]) -> Result<()> {
+        self.rows(query, bindings).map(drop)
+    }
+
+    /// When the alarm is set for (unix ms), if it is.
+    pub async fn alarm(&self) -> Result<Option<u64>> {
+        let at = JsFuture::from(self.0.get_alarm(js_sys::Object::new())?).await?;
+        Ok(at.as_f64().map(|at| at.max(0.0) as u64))
+    }
+
+    /// Sets the alarm to `at_ms` (unix ms).
+    pub async fn set_alarm(&self, at_ms: u64) -> Result<()> {
+        let at = js_sys::Date::new(&JsValue::from_f64(at_ms as f64));
+        JsFuture::from(self.0.set_alarm(at, js_sys::Object::new())?).await?;
+        Ok(())
+    }
+
+    /// Deletes the alarm.
+    pub async fn delete_alarm(&self) -> Result<()> {
+        JsFuture::from(self.0.delete_alarm(js_sys::Object::new())?)
+            .await
+            .map(drop)
+    }
+
+    /// Deletes everything the object stores, its alarm included.
+    pub async fn delete_all(&self) -> Result<()> {
+        JsFuture::from(self.0.delete_all()?).await.map(drop)
+    }
+}
+
+/// A request as an outbox object receives it: the call it carries and its body.
+pub struct Received {
+    /// The call, or `None` for a request that is not one.
+    pub call: Option<Call>,
+    /// The body (only [`Call::Store`] has one).
+    pub body: Vec<u8>,
+}
+
+impl Received {
+    /// Reads a request an object received.
+    pub async fn read(req: &web_sys::Request) -> Result<Received> {
+        let call = Call::parse(&req.method(), &req.url());
+        let body = match call {
+            Some(Call::Store { .. }) => {
+                Uint8Array::new(&JsFuture::from(req.array_buffer()?).await?).to_vec()
+            }
+            _ => Vec::new(),
+        };
+        Ok(Received { call, body })
+    }
+}
+
+/// Sends `call` (with `body`) to the object named `name` of the namespace bound as `namespace`:
+/// its answer's status and body.
+pub async fn call(
+    env: &Env,
+    namespace: &str,
+    name: &str,
+    call: &Call,
+    body: Option<&[u8]>,
+) -> Result<(u16, Vec<u8>)> {
+    let namespace: DurableObjectNamespace = binding(env, namespace)
+        .ok_or_else(|| JsValue::from_str("no Durable Object namespace bound"))?
+        .unchecked_into();
+    let stub = namespace.get(&namespace.id_from_name(name)?)?;
+    let request = call.encode();
+    let init = web_sys::RequestInit::new();
+    init.set_method(request.method);
+    if let Some(body) = body {
+        init.set_body(&Uint8Array::from(body));
+    }
+    let request = web_sys::Request::new_with_str_and_init(
+        &format!("https://outbox{}", request.path_and_query),
+        &init,
+    )?;
+    let answer: web_sys::Response = JsFuture::from(stub.fetch_with_request(&request)?)
+        .await?
+        .unchecked_into();
+    let body = JsFuture::from(answer.array_buffer()?).await?;
+    Ok((answer.status(), Uint8Array::new(&body).to_vec()))
+}
