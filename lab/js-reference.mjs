@@ -85,7 +85,7 @@ export default {
         "webhook-signature": `v1,${base64(mac)}`,
       },
     });
-    // One log line per request, as webim-edge writes (SPEC §8).
+    // One log line per request, as webim-edge writes (contract §8).
     console.log(JSON.stringify({ time: new Date().toISOString(), route: url.pathname, outcome: res.ok ? "forwarded" : "origin_unavailable", status: res.ok ? 200 : 502, event: type, id, chat_id: String(parsed.id), scheme: "hmac-sha256", key_index: 0, origin_status: res.status }));
     return res.ok ? Response.json({ status: "forwarded", id }) : error(502, "origin_unavailable");
   },

@@ -44,7 +44,7 @@ fn hmac_hex(chat: &[u8]) -> String {
 /// after the `:` the same way for all other schemes.
 const SCHEMES_OF_THEIR_OWN: [&str; 6] = ["http", "https", "ws", "wss", "ftp", "file"];
 
-/// Where a URL ends in text (SPEC §4): whitespace and control characters other than tab, line
+/// Where a URL ends in text (contract §4): whitespace and control characters other than tab, line
 /// feed and carriage return (which the parser removes), and `"`, `<`, `>`, `` ` ``.
 fn ends_url_in_text(c: char) -> bool {
     matches!(c, '"' | '<' | '>' | '`')
@@ -123,7 +123,7 @@ pub fn url_with_credentials(text: &str) -> Option<&str> {
 }
 
 /// Whether `text` has a host that credential removal does not judge as closely as a parser does
-/// (SPEC §4 allows it to remove more there): after an `@` (and any tab or line break), a `[`
+/// (contract §4 allows it to remove more there): after an `@` (and any tab or line break), a `[`
 /// (IPv6), a character outside ASCII (IDNA) or a `%` escape of a byte above `7F`.
 pub fn has_unjudged_host(text: &str) -> bool {
     text.match_indices('@').any(|(at, _)| {
@@ -140,7 +140,7 @@ pub fn has_unjudged_host(text: &str) -> bool {
     })
 }
 
-/// The clean chat computed on a parsed tree (SPEC §4): the model that the one-pass cleaner must
+/// The clean chat computed on a parsed tree (contract §4): the model that the one-pass cleaner must
 /// agree with. `false` when cleaning makes two keys of one object equal, which a tree cannot
 /// show.
 pub fn clean_reference(chat: &mut Value) -> bool {
@@ -283,7 +283,7 @@ fn assert_no_credentials(value: &Value) {
 }
 
 /// Credential removal on one string: no URL that the parser reads with credentials is left; the
-/// string is changed only when it held one (or a host SPEC §4 lets webim-edge judge loosely);
+/// string is changed only when it held one (or a host contract §4 lets webim-edge judge loosely);
 /// removing again changes nothing.
 pub fn sanitize(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {

@@ -1,4 +1,4 @@
-//! Admin API access (SPEC §12): the routes exist only with `ADMIN_TOKEN`; a request must carry
+//! Admin API access (contract §12): the routes exist only with `ADMIN_TOKEN`; a request must carry
 //! `Authorization: Bearer <ADMIN_TOKEN>`, compared in constant time; with the token right but
 //! no `OUTBOX` bound the answer is 501. Checked in that order, so that nothing about the
 //! bindings is told to a caller without the token.

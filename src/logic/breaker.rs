@@ -1,4 +1,4 @@
-//! Origin outages (SPEC §11): the per-origin circuit breaker as pure functions over one
+//! Origin outages (contract §11): the per-origin circuit breaker as pure functions over one
 //! origin's [`Health`] record and the time (unix ms, passed in). It decides when an origin is
 //! down and when it is up again, when the next probe is due and which waiting chat makes it,
 //! whether a failed attempt counts toward its event's `MAX_ATTEMPTS`, how fast the waiting
@@ -420,7 +420,7 @@ pub fn up_notice(origin_name: &str, down_for_ms: u64, waiting: u64, now_ms: u64)
     serde_json::to_vec(&notice).unwrap_or_default()
 }
 
-/// One origin as `GET /admin/origins` lists it (SPEC §12).
+/// One origin as `GET /admin/origins` lists it (contract §12).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OriginView {
     /// The setting that names the origin (`ORIGIN_URL`, `ORIGIN_URL_CHAT_CLOSED`, …).

@@ -1,4 +1,4 @@
-//! The clean chat (SPEC §3.5, §4) in one pass over the signed bytes. The chat must be a UTF-8
+//! The clean chat (contract §3.5, §4) in one pass over the signed bytes. The chat must be a UTF-8
 //! JSON object; it is validated as it is copied through unchanged — same key order, same
 //! number text, same whitespace — and only two kinds of string are rewritten: any string (key or
 //! value, at any depth) holding a URL that a parser reads with credentials (`sanitize`), and

@@ -1,4 +1,4 @@
-//! Credential removal (SPEC §4) from one string: every URL in it that a WHATWG URL parser
+//! Credential removal (contract §4) from one string: every URL in it that a WHATWG URL parser
 //! (browsers, Node, workerd) would read with a username or password loses them; text that holds
 //! no such URL is left byte-for-byte as it was. (`clean` applies it to every string of the chat.)
 //!

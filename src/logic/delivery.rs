@@ -1,4 +1,4 @@
-//! Delivery mode (SPEC §6–§7, §11): from the bindings present, where an accepted event goes;
+//! Delivery mode (contract §6–§7, §11): from the bindings present, where an accepted event goes;
 //! when the queue cannot take it, why it goes directly instead; what a dedup lookup means; and
 //! what the origin's answer to a direct delivery makes of the request.
 
@@ -62,7 +62,7 @@ pub fn mode(bindings: Bindings) -> Mode {
     }
 }
 
-/// Whether an accepted event is first looked up in the `DEDUP` namespace (SPEC §6). The
+/// Whether an accepted event is first looked up in the `DEDUP` namespace (contract §6). The
 /// outbox's own dedup is strict, so the namespace is not consulted in outbox mode.
 pub fn looks_up_dedup(bindings: Bindings) -> bool {
     bindings.dedup && mode(bindings) != Mode::Outbox
@@ -83,7 +83,7 @@ pub fn fits_queue(len: usize) -> Result<(), Fallback> {
     }
 }
 
-/// What the best-effort KV dedup lookup (SPEC §6) found.
+/// What the best-effort KV dedup lookup (contract §6) found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lookup {
     /// The id was delivered or queued before.
@@ -106,7 +106,7 @@ pub fn remember(outcome: &Outcome) -> bool {
     matches!(outcome, Outcome::Forwarded { .. } | Outcome::Queued { .. })
 }
 
-/// SPEC §7 direct delivery: origin 2xx is 200 `forwarded`; anything else 502
+/// contract §7 direct delivery: origin 2xx is 200 `forwarded`; anything else 502
 /// `origin_unavailable`, so Webim's retry is not lost.
 pub fn after_direct(id: &str, answer: &OriginAnswer) -> Outcome {
     if answer.accepted() {

@@ -1,4 +1,4 @@
-//! The one error type of a request (SPEC §2–§3, §7, §11–§12). Each variant is declared once with
+//! The one error type of a request (contract §2–§3, §7, §11–§12). Each variant is declared once with
 //! its spec code, HTTP status and human sentence, so the three can never drift apart; the
 //! variant also knows the extra header the spec requires with it.
 
@@ -109,7 +109,7 @@ impl EdgeError {
 mod tests {
     use super::*;
 
-    /// Every error code of SPEC.md with its status, read from the spec's own text.
+    /// Every error code of docs/contract.md with its status, read from the spec's own text.
     const SPEC: [(&str, u16); 15] = [
         ("not_found", 404),
         ("method_not_allowed", 405),

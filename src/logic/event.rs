@@ -1,4 +1,4 @@
-//! The forwarded event (SPEC §5): the event type, the deterministic event id and the JSON body
+//! The forwarded event (contract §5): the event type, the deterministic event id and the JSON body
 //! sent to the origin around the clean chat.
 
 use crate::logic::hashing::Hashing;

@@ -1,4 +1,4 @@
-//! Inbound basic auth (SPEC §3.1): the accepted `user:password` pairs of `INBOUND_BASIC_AUTH`
+//! Inbound basic auth (contract §3.1): the accepted `user:password` pairs of `INBOUND_BASIC_AUTH`
 //! and the constant-time check of a request's `Authorization: Basic` header against them.
 
 use base64::Engine as _;

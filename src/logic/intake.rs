@@ -1,4 +1,4 @@
-//! Intake (SPEC §3): the checks of one delivery in the spec's order. Admission (basic auth and
+//! Intake (contract §3): the checks of one delivery in the spec's order. Admission (basic auth and
 //! the declared size) before the body is read; acceptance (parameters, signature, parsing,
 //! cleaning, the event) on the read body. The shell calls these in order and does only the
 //! I/O between them.
@@ -30,7 +30,7 @@ pub fn admit(
 }
 
 /// The longest body the shell may read before calling [`admit`]: `max_body_bytes` when admission
-/// checks nothing but the declared size (no basic auth, so reading first keeps SPEC §3's order)
+/// checks nothing but the declared size (no basic auth, so reading first keeps contract §3's order)
 /// and `straight_to_origin` (the one path that takes a body read ahead); otherwise 0. Reading a
 /// form body first saves entering the core twice. The shell still calls [`admit`], then
 /// [`accept`], which measures the body again.

@@ -1,4 +1,4 @@
-//! The one JSON log line per request or delivery attempt (SPEC §8). It holds only what is safe
+//! The one JSON log line per request or delivery attempt (contract §8). It holds only what is safe
 //! to log: no secret, signature, password, message text, visitor field, e-mail or IP address can
 //! be put in it, because it has no field for them.
 

@@ -1,4 +1,4 @@
-//! The origin (SPEC §5, §13): parses an origin URL, moves embedded `user:pass@` credentials
+//! The origin (contract §5, §13): parses an origin URL, moves embedded `user:pass@` credentials
 //! into an `Authorization: Basic` value (percent-decoded first, as curl and browsers do), and
 //! builds one delivery attempt — URL, headers and body — as data, in the JSON event format or
 //! in Webim's own form.
@@ -91,10 +91,10 @@ impl Origin {
     }
 }
 
-/// What the origin receives (SPEC §13).
+/// What the origin receives (contract §13).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OriginFormat {
-    /// The JSON event of SPEC §5.
+    /// The JSON event of contract §5.
     Event,
     /// What Webim would have sent, clean and signed again: `chat=…&signature=…` (or `crc`).
     Webim,

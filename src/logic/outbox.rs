@@ -1,4 +1,4 @@
-//! The outbox (SPEC §11) as pure functions over one chat's event records and the time: which
+//! The outbox (contract §11) as pure functions over one chat's event records and the time: which
 //! event goes next, when the chat's object must wake up, what an attempt's answer makes of the
 //! event, and what the sweep deletes. The shell (`ChatOutbox`) stores the records in SQLite and
 //! does the I/O; every decision is here.
@@ -12,7 +12,7 @@
 //! - While the chat has no `chat_started`, its events wait for it, at most
 //!   `ORDER_HOLD_SECONDS` from the chat's first arrival; then they go anyway, and a
 //!   `chat_started` that comes later goes after whatever has already been tried.
-//! - A failed attempt waits its backoff (SPEC §7); after `MAX_ATTEMPTS` attempts the event is
+//! - A failed attempt waits its backoff (contract §7); after `MAX_ATTEMPTS` attempts the event is
 //!   dead, and the chat's later events go on.
 //! - A delivered or dead event is kept `OUTBOX_RETENTION_DAYS` from that moment (up to an hour
 //!   more, so that one wake-up sweeps a chat's events together), then swept. A pending event

@@ -1,4 +1,4 @@
-//! The outcome of a request (SPEC §2–§7, §11–§12): one value that the reply, the log line's
+//! The outcome of a request (contract §2–§7, §11–§12): one value that the reply, the log line's
 //! `outcome` and `status` all read, so what Webim is answered and what an operator reads can
 //! never disagree.
 
@@ -31,7 +31,7 @@ pub enum Outcome {
         /// The event id.
         id: String,
     },
-    /// An admin API answer (SPEC §12), already rendered.
+    /// An admin API answer (contract §12), already rendered.
     Admin(Reply),
     /// The request failed with a spec error; nothing was forwarded.
     Failed(EdgeError),

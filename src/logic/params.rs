@@ -1,4 +1,4 @@
-//! Reading Webim's parameters (SPEC §3.3) from the query string and an urlencoded body, as raw
+//! Reading Webim's parameters (contract §3.3) from the query string and an urlencoded body, as raw
 //! percent-decoded bytes, so the signature is checked over exactly what was sent and exactly
 //! what is forwarded. Owns the media-type rule and duplicate detection.
 

@@ -1,4 +1,4 @@
-//! Retry policy (SPEC §7, §11): what an origin's answer to one attempt means, and how long to
+//! Retry policy (contract §7, §11): what an origin's answer to one attempt means, and how long to
 //! wait before the next one (exponential backoff, `Retry-After` honoured, capped at 12 hours).
 
 /// The longest delay a queue retry may ask for (12 hours).

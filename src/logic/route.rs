@@ -1,4 +1,4 @@
-//! Routing (SPEC §2, §12): what a request is for, from its method and URL.
+//! Routing (contract §2, §12): what a request is for, from its method and URL.
 
 use std::borrow::Cow;
 
@@ -16,7 +16,7 @@ pub enum Route {
     Admin(AdminRoute),
 }
 
-/// The admin API's requests (SPEC §12).
+/// The admin API's requests (contract §12).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AdminRoute {
     /// `GET /admin/dead`

@@ -1,4 +1,4 @@
-//! Settings (SPEC §9) as one table: each setting is one line naming its field, its variable,
+//! Settings (contract §9) as one table: each setting is one line naming its field, its variable,
 //! whether it is a secret, its rule (required, a default, optional) and its parser. Reading
 //! validates every setting and reports every problem at once, by name only, never a value; a
 //! secret cannot appear in `Debug`, because the table prints secrets as `<secret>`.

@@ -1,4 +1,4 @@
-//! Outbound Standard Webhooks signing (SPEC §5): the `whsec_` secret and the
+//! Outbound Standard Webhooks signing (contract §5): the `whsec_` secret and the
 //! `v1,<base64 HMAC-SHA256("id.timestamp.body")>` signature.
 
 use base64::Engine as _;

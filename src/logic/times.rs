@@ -1,4 +1,4 @@
-//! Time (SPEC §4, §5): normalizing Webim's `created_at` strings to RFC 3339 UTC with `Z`, and
+//! Time (contract §4, §5): normalizing Webim's `created_at` strings to RFC 3339 UTC with `Z`, and
 //! formatting the clock (unix milliseconds, passed in by the shell) as `received_at`.
 //!
 //! Accepted input: `YYYY-MM-DD`, `T`/`t`/space, `HH:MM:SS`, optional `.fraction`, optional

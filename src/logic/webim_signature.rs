@@ -1,4 +1,4 @@
-//! Webim's signatures (SPEC §3.4, §13): HMAC-SHA256 `signature` and legacy MD5 `crc` over the
+//! Webim's signatures (contract §3.4, §13): HMAC-SHA256 `signature` and legacy MD5 `crc` over the
 //! exact chat bytes. Inbound, checked against every configured key (rotation) in constant time,
 //! with the handler-API-version gate for `crc`; outbound, the same MACs for `webim`-format
 //! receivers.

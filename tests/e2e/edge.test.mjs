@@ -1,4 +1,4 @@
-// End-to-end tests of the built webim-edge worker (SPEC §2–§5, §7 direct delivery, §8, §9),
+// End-to-end tests of the built webim-edge worker (contract §2–§5, §7 direct delivery, §8, §9),
 // in Miniflare, in front of a real local origin.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";

@@ -1,4 +1,4 @@
-// End-to-end tests of the outbox (SPEC §11) and the admin API (§12): the built worker in
+// End-to-end tests of the outbox (contract §11) and the admin API (§12): the built worker in
 // Miniflare with its ChatOutbox Durable Objects (SQLite), in front of a real local origin that
 // can be told to fail.
 import assert from "node:assert/strict";

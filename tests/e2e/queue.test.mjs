@@ -1,4 +1,4 @@
-// End-to-end tests of durable delivery (SPEC §6, §7 queued): Miniflare's real queues, its
+// End-to-end tests of durable delivery (contract §6, §7 queued): Miniflare's real queues, its
 // dead-letter queue and KV, in front of a real local origin that can be told to fail.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";

@@ -1,4 +1,4 @@
-// SPEC §13 end to end: per-event origins and ORIGIN_FORMAT=webim, judged by receivers that
+// contract §13 end to end: per-event origins and ORIGIN_FORMAT=webim, judged by receivers that
 // check signatures as Webim's own receivers do — one in Node (crypto, querystring) and the
 // repository's PHP example served by `php -S` (PHP's own form parsing, hash_hmac, md5 and
 // json_decode) — never by the code under test.
