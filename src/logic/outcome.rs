@@ -31,8 +31,9 @@ pub enum Outcome {
         /// The event id.
         id: String,
     },
-    /// An admin API answer (contract §12), already rendered.
-    Admin(Reply),
+    /// An admin answer (contract §12), the API's or the console's, already rendered, or the
+    /// error it ended with; answered as [`Reply::private`] either way.
+    Admin(Result<Reply, EdgeError>),
     /// The request failed with a spec error; nothing was forwarded.
     Failed(EdgeError),
 }
@@ -52,7 +53,8 @@ impl Outcome {
             Outcome::Forwarded { .. } => "forwarded",
             Outcome::Queued { .. } => "queued",
             Outcome::Duplicate { .. } => "duplicate",
-            Outcome::Admin(_) => "admin",
+            Outcome::Admin(Ok(_)) => "admin",
+            Outcome::Admin(Err(error)) => error.code(),
             Outcome::Failed(error) => error.code(),
         }
     }
@@ -80,7 +82,7 @@ impl Outcome {
             Outcome::Forwarded { id } => Reply::delivery(200, "forwarded", id),
             Outcome::Queued { id } => Reply::delivery(202, "queued", id),
             Outcome::Duplicate { id } => Reply::delivery(200, "duplicate", id),
-            Outcome::Admin(reply) => reply.clone(),
+            Outcome::Admin(answer) => answer.clone().unwrap_or_else(|e| e.reply()).private(),
             Outcome::Failed(error) => error.reply(),
         }
     }
@@ -120,6 +122,29 @@ mod tests {
         let failed = Outcome::from(EdgeError::BadSignature);
         assert_eq!(failed.code(), "bad_signature");
         assert_eq!(failed.reply(), EdgeError::BadSignature.reply());
+    }
+
+    #[test]
+    fn admin_answers_and_their_errors_are_private() {
+        let private = |reply: &Reply| {
+            ["cache-control", "referrer-policy"]
+                .iter()
+                .all(|name| reply.headers.iter().any(|(n, _)| n == name))
+        };
+        let listed = Outcome::Admin(Ok(Reply::json(200, &serde_json::json!({"total": 0}))));
+        assert_eq!(listed.code(), "admin");
+        assert!(private(&listed.reply()));
+        let refused = Outcome::Admin(Err(EdgeError::AdminUnauthorized));
+        assert_eq!(refused.code(), "unauthorized");
+        let reply = refused.reply();
+        assert_eq!(reply.status, 401);
+        assert!(private(&reply));
+        assert!(reply
+            .headers
+            .iter()
+            .any(|(n, v)| *n == "www-authenticate" && v.starts_with("Bearer")));
+        // Any other failure is answered as it always was.
+        assert!(!private(&Outcome::from(EdgeError::NotFound).reply()));
     }
 
     #[test]

@@ -26,6 +26,18 @@ impl Reply {
         }
     }
 
+    /// The reply as an answer for the operator only (contract §12, the admin API and console):
+    /// no cache keeps it, no `Referer` names the console's address, and no browser reads it
+    /// as another type than the one it says.
+    pub fn private(mut self) -> Reply {
+        self.headers.extend([
+            ("cache-control", "no-store".into()),
+            ("referrer-policy", "no-referrer".into()),
+            ("x-content-type-options", "nosniff".into()),
+        ]);
+        self
+    }
+
     /// `{"status": <status_word>, "id": <event id>}` — the success answers of a delivery.
     pub fn delivery(status: u16, status_word: &str, id: &str) -> Reply {
         #[derive(Serialize)]
@@ -55,6 +67,20 @@ mod tests {
         assert_eq!(
             reply.headers,
             vec![("content-type", "application/json".to_string())]
+        );
+    }
+
+    #[test]
+    fn a_private_reply_is_kept_by_no_cache_and_named_in_no_referer() {
+        let reply = Reply::delivery(200, "pending", "evt_1").private();
+        assert_eq!(
+            reply.headers,
+            vec![
+                ("content-type", "application/json".to_string()),
+                ("cache-control", "no-store".to_string()),
+                ("referrer-policy", "no-referrer".to_string()),
+                ("x-content-type-options", "nosniff".to_string()),
+            ]
         );
     }
 }

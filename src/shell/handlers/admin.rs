@@ -1,11 +1,12 @@
 //! The admin API (contract §12): checks the bearer token, then asks the outbox objects through
-//! the outbox client.
+//! the outbox client. Every answer but "no such route" is private ([`Outcome::Admin`]).
 
 use worker::Env;
 
 use crate::logic::admin;
 use crate::logic::error::EdgeError;
 use crate::logic::outcome::Outcome;
+use crate::logic::reply::Reply;
 use crate::logic::route::AdminRoute;
 use crate::logic::settings::Settings;
 use crate::shell::environment;
@@ -19,15 +20,28 @@ pub async fn handle(
     settings: &Settings,
     route: AdminRoute,
 ) -> Result<Outcome, EdgeError> {
+    // Without the token there is no admin route at all: a 404 like any other path's.
+    if settings.admin_token.is_none() {
+        return Err(EdgeError::NotFound);
+    }
+    Ok(Outcome::Admin(api(head, env, settings, route).await))
+}
+
+/// An API request, once its token is checked.
+async fn api(
+    head: &RequestHead,
+    env: &Env,
+    settings: &Settings,
+    route: AdminRoute,
+) -> Result<Reply, EdgeError> {
     admin::authorize(
         settings.admin_token.as_deref(),
         head.authorization.as_deref(),
         environment::bindings(env).outbox,
     )?;
-    let reply = match route {
-        AdminRoute::Dead => client::dead(env).await?,
-        AdminRoute::Chat(chat_id) => client::chat(env, &chat_id).await?,
-        AdminRoute::Replay(event_id) => client::replay(env, &event_id).await?,
-    };
-    Ok(Outcome::Admin(reply))
+    match route {
+        AdminRoute::Dead => client::dead(env).await,
+        AdminRoute::Chat(chat_id) => client::chat(env, &chat_id).await,
+        AdminRoute::Replay(event_id) => client::replay(env, &event_id).await,
+    }
 }
