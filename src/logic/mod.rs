@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod breaker;
 pub mod clean_chat;
+pub mod console;
 pub mod credentials;
 pub mod delivery;
 pub mod error;

@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 
+use crate::logic::console::Asset;
 use crate::logic::error::EdgeError;
 use crate::logic::event::EventType;
 
@@ -25,6 +26,8 @@ pub enum AdminRoute {
     Chat(String),
     /// `POST /admin/events/{event id}/replay`
     Replay(String),
+    /// `GET /admin/`, its script and style (and `/admin`, redirected there): the console.
+    Console(Asset),
 }
 
 /// `GET /healthz`, `POST /webim/<event>`, the admin routes; other methods on the event paths
@@ -45,6 +48,9 @@ pub fn route(method: &str, path: &str) -> Result<Route, EdgeError> {
 }
 
 fn admin(method: &str, path: &str) -> Option<AdminRoute> {
+    if let Some(asset) = path.strip_prefix("/admin").and_then(Asset::at) {
+        return (method == "GET").then_some(AdminRoute::Console(asset));
+    }
     let rest = path.strip_prefix("/admin/")?;
     // Any id, `""` included (a chat's id may be empty): one path segment, decoded once.
     let segment = |s: &str| -> Option<String> {
@@ -114,11 +120,32 @@ mod tests {
             ("POST", "/admin/dead"),
             ("GET", "/admin/chats/a/b"),
             ("GET", "/admin/events/evt_1/replay"),
+            ("POST", "/admin/"),
+            ("HEAD", "/admin/console.js"),
+            ("GET", "/adminx"),
+            ("GET", "/admin/index.html"),
+            ("GET", "/admin//"),
         ] {
             assert_eq!(
                 route(method, path),
                 Err(EdgeError::NotFound),
                 "{method} {path}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_console_is_three_files_under_admin() {
+        for (path, asset) in [
+            ("/admin", Asset::Slash),
+            ("/admin/", Asset::Page),
+            ("/admin/console.js", Asset::Script),
+            ("/admin/console.css", Asset::Style),
+        ] {
+            assert_eq!(
+                route("GET", path),
+                Ok(Route::Admin(AdminRoute::Console(asset))),
+                "{path}"
             );
         }
     }

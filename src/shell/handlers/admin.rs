@@ -1,5 +1,7 @@
-//! The admin API (contract §12): checks the bearer token, then asks the outbox objects through
-//! the outbox client. Every answer but "no such route" is private ([`Outcome::Admin`]).
+//! The admin routes (contract §12): the console's files, served to anyone once `ADMIN_TOKEN` is
+//! set (they hold no data), then the API, which checks the bearer token and asks the outbox
+//! objects through the outbox client. Every answer but "no such route" is private
+//! ([`Outcome::Admin`]).
 
 use worker::Env;
 
@@ -24,7 +26,11 @@ pub async fn handle(
     if settings.admin_token.is_none() {
         return Err(EdgeError::NotFound);
     }
-    Ok(Outcome::Admin(api(head, env, settings, route).await))
+    let answer = match route {
+        AdminRoute::Console(asset) => Ok(asset.reply()),
+        route => api(head, env, settings, route).await,
+    };
+    Ok(Outcome::Admin(answer))
 }
 
 /// An API request, once its token is checked.
@@ -43,5 +49,6 @@ async fn api(
         AdminRoute::Dead => client::dead(env).await,
         AdminRoute::Chat(chat_id) => client::chat(env, &chat_id).await,
         AdminRoute::Replay(event_id) => client::replay(env, &event_id).await,
+        AdminRoute::Console(asset) => Ok(asset.reply()),
     }
 }
