@@ -1,7 +1,8 @@
 # Installs what building and testing webim-edge needs, skipping whatever is already there at
 # the right version. Sourced by the other scripts.
 #   the wasm32 target · wasm-bindgen-cli = the wasm-bindgen version in Cargo.lock · npm
-#   packages from package-lock.json (wasm-opt comes with binaryen) · php-cli (apt-get)
+#   packages from package-lock.json (wasm-opt comes with binaryen; puppeteer-core) · php-cli and
+#   chromium (apt-get)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -39,6 +40,19 @@ if ! command -v php >/dev/null && command -v apt-get >/dev/null && [ "$(id -u)" 
   say "installing php-cli (the example receiver's runtime)"
   { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq php-cli; } >/dev/null 2>&1 \
     || say "php-cli could not be installed: the PHP receiver tests will be skipped"
+fi
+
+# Chromium runs the operator console's browser tests (tests/e2e/console.test.mjs, driven by
+# puppeteer-core, which never downloads a browser of its own). Installed where apt-get can
+# (root); elsewhere those tests are reported as skipped.
+if ! command -v chromium >/dev/null; then
+  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    say "installing chromium (the console's browser tests; a few minutes, once)"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >/dev/null 2>&1 \
+      || say "chromium could not be installed: the console's browser tests will be skipped"
+  else
+    say "chromium is not on PATH and cannot be installed here (that needs apt-get as root): the console's browser tests will be skipped"
+  fi
 fi
 
 export PATH="$ROOT/node_modules/.bin:$PATH"
