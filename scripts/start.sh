@@ -33,6 +33,7 @@ cat >&2 <<MSG
 [start] webim-edge on http://127.0.0.1:$EDGE_PORT (demo key "$DEMO_KEY"), origin on http://127.0.0.1:$ORIGIN_PORT
 [start] try it from another terminal:  npm run send -- chat_started
 [start] then see the chat in the outbox:  npm run admin -- chat 190425   (admin token "$DEMO_ADMIN_TOKEN")
+[start] or in the operator console:  http://127.0.0.1:$EDGE_PORT/admin/   (same token)
 MSG
 export WRANGLER_SEND_METRICS=false
 # wrangler runs the [build] command (scripts/build.sh) before serving.
