@@ -310,19 +310,21 @@ async function loadOverview() {
     settle(call("GET", "/admin/status")),
     settle(call("GET", "/admin/origins")),
   ]);
-  const failures = [stated, origins].map((r) => r.error).filter((e) => e && e.status !== 404);
-  if (failures.some((e) => e.code === "signed_out" || e.code === "unauthorized")) {
-    handled(failures.find((e) => e.code === "signed_out" || e.code === "unauthorized"));
-    return;
-  }
   let deadCount = stated.value?.dead;
+  let listed = {};
   if (stated.error?.status === 404) {
     // An edge without /admin/status: the dead count from the list.
-    const listed = await settle(call("GET", "/admin/dead"));
-    if (listed.error && !handled(listed.error)) return;
+    listed = await settle(call("GET", "/admin/dead"));
     deadCount = listed.value?.total;
   }
-  notice(failures.length ? explain(failures[0]) : healthy.error ? explain(healthy.error) : "");
+  // A 404 is an endpoint this edge does not have; anything else is said once.
+  const failures = [stated, origins, listed, healthy].map((r) => r.error).filter((e) => e && e.status !== 404);
+  const ending = failures.find((e) => e.code === "signed_out" || e.code === "unauthorized");
+  if (ending) {
+    handled(ending);
+    return;
+  }
+  notice(failures.length ? explain(failures[0]) : "");
 
   const version = stated.value?.version ?? healthy.value?.version;
   const unknown = (r) => (r.error?.status === 404 ? h("span", { class: "na" }, NOT_AVAILABLE) : "—");
