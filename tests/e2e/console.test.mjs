@@ -178,8 +178,12 @@ describe("the console in a browser", () => {
       d.dismiss().catch(() => {});
     });
     page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
+    await page.evaluateOnNewDocument(() =>
+      document.addEventListener("securitypolicyviolation", (e) => console.error(`policy violation: ${e.violatedDirective}`)),
+    );
     page.on("console", (m) => {
-      if (m.type() === "error" && !/status of 40[14]/.test(m.text())) problems.push(`console: ${m.text()}`);
+      // A failed request is logged by Chromium as it should be; anything else is a problem.
+      if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) problems.push(`console: ${m.text()}`);
     });
     origin.respond = (r) => (r.url === "/console" ? { status: 500 } : { status: 204 });
   });
@@ -308,6 +312,39 @@ describe("the console in a browser", () => {
       await page.click('a[href="#overview"]');
       await refreshUntil("#overview-refresh", "#ov-origins", /ORIGIN_URL\s*up/, "the origin up again");
       assert.equal(await page.$eval("#ov-dead", (el) => el.textContent), "0");
+    }
+  });
+
+  inBrowser("a network error is said, and clears once the edge answers again", async () => {
+    await page.click('a[href="#overview"]');
+    await page.setOfflineMode(true);
+    await page.click("#overview-refresh");
+    assert.match(await textOf("#notice", /network error/), /Could not reach the edge/);
+    await page.setOfflineMode(false);
+    await page.click("#overview-refresh");
+    await page.waitForSelector("#notice", { hidden: true });
+  });
+
+  inBrowser("an edge without the outbox says so", async () => {
+    const bare = await startEdge({ WEBIM_PRIVATE_KEYS: KEY, ORIGIN_URL: `${origin.url}/bare`, ADMIN_TOKEN: TOKEN }, { listen: true });
+    edges.push(bare);
+    const other = await page.browserContext().newPage();
+    try {
+      await other.goto(`${bare.url}/admin/`);
+      await other.type("#token", TOKEN);
+      await other.keyboard.press("Enter");
+      await other.waitForFunction(() => /outbox is not configured/.test(document.querySelector("#notice").textContent), { timeout: 15000 });
+      assert.equal(await other.$eval("#ov-version", (el) => el.textContent), VERSION);
+      // The policy is in force: an inline script does not run.
+      const ran = await other.evaluate(() => {
+        const script = document.createElement("script");
+        script.textContent = "window.inlineRan = true";
+        document.body.append(script);
+        return window.inlineRan === true;
+      });
+      assert.equal(ran, false);
+    } finally {
+      await other.close();
     }
   });
 
