@@ -9,6 +9,7 @@ pub mod admin;
 pub mod breaker;
 pub mod clean_chat;
 pub mod credentials;
+pub mod dead_filter;
 pub mod delivery;
 pub mod error;
 pub mod event;
