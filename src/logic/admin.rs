@@ -7,6 +7,9 @@ use subtle::ConstantTimeEq;
 
 use crate::logic::error::EdgeError;
 
+/// The largest body an admin request may carry (a dead-event filter is a few fields).
+pub const MAX_BODY_BYTES: u64 = 65_536;
+
 /// Whether an admin request may proceed.
 pub fn authorize(
     admin_token: Option<&str>,

@@ -205,6 +205,68 @@ pub fn counts_toward_attempts(was_probe: bool, answer: &OriginAnswer, after: &He
     !(is_availability_failure(answer) && (was_probe || after.is_down()))
 }
 
+/// What a chat hears of an origin in answer to a report: down, up with failures in its run
+/// (suspect), or up with none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Heard {
+    /// Up, with no failure since the last answer that showed it up.
+    Up,
+    /// Up, but availability failures are running: successes are worth telling.
+    Suspect,
+    /// Down.
+    Down,
+}
+
+impl Heard {
+    /// The word an origin's object answers with.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Heard::Up => "up",
+            Heard::Suspect => "suspect",
+            Heard::Down => "down",
+        }
+    }
+
+    /// The state a word names.
+    pub fn parse(word: &[u8]) -> Option<Heard> {
+        [Heard::Up, Heard::Suspect, Heard::Down]
+            .into_iter()
+            .find(|h| h.as_str().as_bytes() == word)
+    }
+
+    /// What a health record tells a chat.
+    pub fn of(health: &Health) -> Heard {
+        match (health.is_down(), health.failures_in_row) {
+            (true, _) => Heard::Down,
+            (false, 0) => Heard::Up,
+            (false, _) => Heard::Suspect,
+        }
+    }
+}
+
+/// Whether a chat tells the origin's object of an attempt (a [`report`]): every availability
+/// failure; and an answer that shows the origin up when the event's previous attempt was an
+/// availability failure, or while the chat last heard the origin suspect (failures running),
+/// so that a success between failures ends their run. A delivery to an origin with no
+/// failures running costs the shared object nothing.
+pub fn reported(answer: &OriginAnswer, previous_status: Option<&str>, last_heard: Heard) -> bool {
+    let failed_before = previous_status.is_some_and(|word| {
+        let status = word.parse().ok();
+        is_availability_failure(&OriginAnswer {
+            status,
+            retry_after: None,
+        })
+    });
+    is_availability_failure(answer) || failed_before || last_heard != Heard::Up
+}
+
+/// [`counts_toward_attempts`] as a chat knows it: `origin_down` is the state its report was
+/// answered with (`None` when the origin's object did not answer, and the attempt counts as
+/// it would without the breaker).
+pub fn counts_for_chat(was_probe: bool, answer: &OriginAnswer, origin_down: Option<bool>) -> bool {
+    !(is_availability_failure(answer) && (was_probe || origin_down == Some(true)))
+}
+
 /// When the next probe is due (unix ms): `probe_ms` after the origin went down or after the
 /// last probe started, whichever is later. `None` while the origin is up.
 pub fn next_probe_at(health: &Health, policy: &Policy) -> Option<u64> {
@@ -449,6 +511,52 @@ pub fn view(name: &str, health: &Health, waiting: u64) -> OriginView {
         last_status: health.last_status.clone(),
         last_probe: health.last_probe_at_ms.map(times::format_millis),
         waiting,
+    }
+}
+
+#[cfg(test)]
+mod chat_side_tests {
+    use super::*;
+
+    fn status(code: Option<u16>) -> OriginAnswer {
+        OriginAnswer {
+            status: code,
+            retry_after: None,
+        }
+    }
+
+    #[test]
+    fn a_chat_reports_failures_and_successes_only_while_failures_run() {
+        let up = Heard::Up;
+        assert!(reported(&status(Some(503)), None, up));
+        assert!(reported(&status(None), Some("204"), up));
+        assert!(reported(&status(Some(429)), None, up));
+        assert!(!reported(&status(Some(204)), None, up));
+        assert!(!reported(&status(Some(204)), Some("204"), up));
+        assert!(!reported(&status(Some(204)), Some("404"), up));
+        assert!(reported(&status(Some(204)), Some("503"), up));
+        assert!(reported(&status(Some(400)), Some("no_answer"), up));
+        assert!(reported(&status(Some(204)), None, Heard::Suspect));
+        let mut h = Health::default();
+        assert_eq!(Heard::of(&h), Heard::Up);
+        h.failures_in_row = 1;
+        assert_eq!(Heard::of(&h), Heard::Suspect);
+        h.state = State::Down;
+        assert_eq!(Heard::of(&h), Heard::Down);
+        for heard in [Heard::Up, Heard::Suspect, Heard::Down] {
+            assert_eq!(Heard::parse(heard.as_str().as_bytes()), Some(heard));
+        }
+    }
+
+    #[test]
+    fn no_event_dies_of_an_outage() {
+        assert!(!counts_for_chat(true, &status(Some(503)), Some(true)));
+        assert!(!counts_for_chat(true, &status(None), None));
+        assert!(!counts_for_chat(false, &status(Some(503)), Some(true)));
+        assert!(counts_for_chat(false, &status(Some(503)), Some(false)));
+        assert!(counts_for_chat(false, &status(Some(503)), None));
+        assert!(counts_for_chat(true, &status(Some(400)), Some(true)));
+        assert!(counts_for_chat(false, &status(Some(204)), Some(true)));
     }
 }
 

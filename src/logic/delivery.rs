@@ -32,6 +32,17 @@ pub enum Mode {
     Outbox,
 }
 
+impl Mode {
+    /// The mode's name, as `/admin/status` shows it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Direct => "direct",
+            Mode::Queue => "queue",
+            Mode::Outbox => "outbox",
+        }
+    }
+}
+
 /// Why a queued-mode event was delivered directly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fallback {

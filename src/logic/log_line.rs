@@ -26,6 +26,9 @@ pub struct LogLine {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// The origin an outage line or a notice is about, by its setting's name (never its URL).
+    pub origin: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     /// The event type.
     pub event: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -10,6 +10,7 @@ pub mod breaker;
 pub mod clean_chat;
 pub mod console;
 pub mod credentials;
+pub mod dead_filter;
 pub mod delivery;
 pub mod error;
 pub mod event;

@@ -9,6 +9,8 @@
 
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 
+use crate::logic::dead_filter::DeadFilter;
+use crate::logic::event::EventType;
 use crate::logic::params;
 use crate::logic::route;
 
@@ -24,6 +26,15 @@ pub fn object_name(chat_id: Option<&str>, event_id: &str) -> String {
         None => format!("event:{event_id}"),
     }
 }
+
+/// The object that keeps the health of the origin named by the setting `origin`
+/// (`ORIGIN_URL`, `ORIGIN_URL_CHAT_CLOSED`, …) and the chats waiting for it.
+pub fn origin_object(origin: &str) -> String {
+    format!("origin:{origin}")
+}
+
+/// The most dead events one `POST /admin/replay` replays; the answer says how many remain.
+pub const REPLAYED_PER_CALL: u32 = 200;
 
 /// A dead event as the index holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,8 +94,86 @@ pub enum Call {
         /// The time of the death that was replayed.
         died_at_ms: u64,
     },
-    /// Every dead event of every chat, newest first.
-    IndexList,
+    /// The dead events of every chat that match, newest first.
+    IndexList(DeadFilter),
+    /// At most `limit` matching dead events, oldest first, to replay; the answer is
+    /// [`encode_taken`]'s.
+    IndexTake {
+        /// Which.
+        filter: DeadFilter,
+        /// How many at most.
+        limit: u32,
+    },
+    /// A chat tells its origin's object of an attempt: an availability failure, or an answer
+    /// that shows the origin up after this event had failed (successes otherwise cost nothing).
+    /// The answer is the origin's state afterwards, `up` or `down`.
+    Report {
+        /// The origin's setting name.
+        origin: String,
+        /// The event attempted.
+        event_id: String,
+        /// The chat's object, which waits while the origin is down.
+        chat: String,
+        /// The attempt's status word.
+        status: String,
+    },
+    /// A chat that found its origin down without trying it (or that wakes while waiting)
+    /// registers as waiting; the answer is the origin's state, `up` or `down`.
+    Wait {
+        /// The origin's setting name.
+        origin: String,
+        /// The chat's object.
+        chat: String,
+    },
+    /// The origin's health and how many chats wait for it (JSON, for `/admin/origins`).
+    OriginView {
+        /// The origin's setting name.
+        origin: String,
+    },
+    /// The origin's object asks a waiting chat to attempt its front event now, as a probe; the
+    /// answer is the attempt's status word, or `none` when the chat has nothing for it.
+    Probe {
+        /// The origin's setting name.
+        origin: String,
+    },
+    /// The origin is up again: the chat stops waiting for it and goes on.
+    Resume {
+        /// The origin's setting name.
+        origin: String,
+    },
+}
+
+/// [`Call::IndexTake`]'s answer: how many more match, then each entry taken, one line each in
+/// [`Call::IndexPut`]'s encoding.
+pub fn encode_taken(remaining: u64, entries: &[DeadEntry]) -> String {
+    let mut text = remaining.to_string();
+    for entry in entries {
+        text.push('\n');
+        text.push_str(&Call::IndexPut(entry.clone()).encode().path_and_query);
+    }
+    text
+}
+
+/// Reads [`encode_taken`]'s answer back.
+pub fn decode_taken(text: &str) -> Option<(u64, Vec<DeadEntry>)> {
+    let mut lines = text.split('\n');
+    let remaining = lines.next()?.parse().ok()?;
+    let entries = lines
+        .map(|line| match Call::parse("POST", line) {
+            Some(Call::IndexPut(entry)) => Some(entry),
+            _ => None,
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some((remaining, entries))
+}
+
+impl Query {
+    fn filter(self, f: &DeadFilter) -> Query {
+        self.maybe("since", f.since_ms.map(|n| n.to_string()).as_deref())
+            .maybe("until", f.until_ms.map(|n| n.to_string()).as_deref())
+            .maybe("type", f.event_type.map(EventType::as_str))
+            .maybe("chat", f.chat_id.as_deref())
+    }
 }
 
 /// The request a [`Call`] is sent as.
@@ -145,7 +234,35 @@ impl Call {
                     .with("id", id)
                     .with("died_at", &died_at_ms.to_string()),
             ),
-            Call::IndexList => ("GET", Query("/index/dead".into())),
+            Call::IndexList(filter) => ("GET", Query("/index/dead".into()).filter(filter)),
+            Call::IndexTake { filter, limit } => (
+                "POST",
+                Query("/index/take".into())
+                    .filter(filter)
+                    .with("limit", &limit.to_string()),
+            ),
+            Call::Report {
+                origin,
+                event_id,
+                chat,
+                status,
+            } => (
+                "POST",
+                Query("/origin/report".into())
+                    .with("origin", origin)
+                    .with("id", event_id)
+                    .with("chat", chat)
+                    .with("status", status),
+            ),
+            Call::Wait { origin, chat } => (
+                "POST",
+                Query("/origin/wait".into())
+                    .with("origin", origin)
+                    .with("chat", chat),
+            ),
+            Call::OriginView { origin } => ("GET", Query("/origin".into()).with("origin", origin)),
+            Call::Probe { origin } => ("POST", Query("/probe".into()).with("origin", origin)),
+            Call::Resume { origin } => ("POST", Query("/resume".into()).with("origin", origin)),
         };
         Request {
             method,
@@ -164,6 +281,25 @@ impl Call {
         fn number<T: std::str::FromStr>(text: Option<String>) -> Option<T> {
             text?.parse().ok()
         }
+        /// `Some(None)` when absent, `None` when present but not a number.
+        fn optional(text: Option<String>) -> Option<Option<u64>> {
+            match text {
+                Some(text) => text.parse().ok().map(Some),
+                None => Some(None),
+            }
+        }
+        let filter = || {
+            let event_type = match text("type") {
+                Some(name) => Some(EventType::ALL.into_iter().find(|t| t.as_str() == name)?),
+                None => None,
+            };
+            Some(DeadFilter {
+                since_ms: optional(text("since"))?,
+                until_ms: optional(text("until"))?,
+                event_type,
+                chat_id: text("chat"),
+            })
+        };
         Some(match (method, path) {
             ("POST", "/events") => Call::Store {
                 chat_id: text("chat"),
@@ -184,7 +320,30 @@ impl Call {
                 id: text("id")?,
                 died_at_ms: number(text("died_at"))?,
             },
-            ("GET", "/index/dead") => Call::IndexList,
+            ("GET", "/index/dead") => Call::IndexList(filter()?),
+            ("POST", "/index/take") => Call::IndexTake {
+                filter: filter()?,
+                limit: number(text("limit"))?,
+            },
+            ("POST", "/origin/report") => Call::Report {
+                origin: text("origin")?,
+                event_id: text("id")?,
+                chat: text("chat")?,
+                status: text("status")?,
+            },
+            ("POST", "/origin/wait") => Call::Wait {
+                origin: text("origin")?,
+                chat: text("chat")?,
+            },
+            ("GET", "/origin") => Call::OriginView {
+                origin: text("origin")?,
+            },
+            ("POST", "/probe") => Call::Probe {
+                origin: text("origin")?,
+            },
+            ("POST", "/resume") => Call::Resume {
+                origin: text("origin")?,
+            },
             _ => return None,
         })
     }
@@ -231,17 +390,56 @@ mod tests {
             Call::IndexPut(entry.clone()),
             Call::IndexPut(DeadEntry {
                 chat_id: None,
-                ..entry
+                ..entry.clone()
             }),
             Call::IndexFind { id: "evt_1".into() },
             Call::IndexRemove {
                 id: "evt_1".into(),
                 died_at_ms: 7,
             },
-            Call::IndexList,
+            Call::IndexList(DeadFilter::default()),
+            Call::IndexList(DeadFilter {
+                since_ms: Some(1),
+                until_ms: Some(2),
+                event_type: Some(EventType::ChatClosed),
+                chat_id: Some(String::new()),
+            }),
+            Call::IndexTake {
+                filter: DeadFilter::default(),
+                limit: 200,
+            },
+            Call::Report {
+                origin: "ORIGIN_URL".into(),
+                event_id: "evt_1".into(),
+                chat: "chat:42".into(),
+                status: "no_answer".into(),
+            },
+            Call::Wait {
+                origin: "ORIGIN_URL_CHAT_CLOSED".into(),
+                chat: "chat:".into(),
+            },
+            Call::OriginView {
+                origin: "ORIGIN_URL".into(),
+            },
+            Call::Probe {
+                origin: "ORIGIN_URL".into(),
+            },
+            Call::Resume {
+                origin: "ORIGIN_URL".into(),
+            },
         ] {
             assert_eq!(roundtrip(&call).as_ref(), Some(&call));
         }
+        let taken = vec![
+            entry.clone(),
+            DeadEntry {
+                chat_id: None,
+                ..entry.clone()
+            },
+        ];
+        assert_eq!(decode_taken(&encode_taken(7, &taken)), Some((7, taken)));
+        assert_eq!(decode_taken("0"), Some((0, vec![])));
+        assert_eq!(decode_taken("x"), None);
     }
 
     #[test]

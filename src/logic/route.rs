@@ -20,8 +20,14 @@ pub enum Route {
 /// The admin API's requests (contract §12).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AdminRoute {
-    /// `GET /admin/dead`
+    /// `GET /admin/status`: version, delivery mode and counts at a glance.
+    Status,
+    /// `GET /admin/dead`, with its filter in the query.
     Dead,
+    /// `GET /admin/origins`
+    Origins,
+    /// `POST /admin/replay`: every dead event a JSON filter matches.
+    ReplayMatching,
     /// `GET /admin/chats/{chat id}`
     Chat(String),
     /// `POST /admin/events/{event id}/replay`
@@ -59,6 +65,9 @@ fn admin(method: &str, path: &str) -> Option<AdminRoute> {
     };
     match method {
         "GET" if rest == "dead" => Some(AdminRoute::Dead),
+        "GET" if rest == "status" => Some(AdminRoute::Status),
+        "GET" if rest == "origins" => Some(AdminRoute::Origins),
+        "POST" if rest == "replay" => Some(AdminRoute::ReplayMatching),
         "GET" => segment(rest.strip_prefix("chats/")?).map(AdminRoute::Chat),
         "POST" => {
             segment(rest.strip_prefix("events/")?.strip_suffix("/replay")?).map(AdminRoute::Replay)
@@ -152,10 +161,14 @@ mod tests {
 
     #[test]
     fn admin_routes_decode_their_ids() {
-        assert_eq!(
-            route("GET", "/admin/dead"),
-            Ok(Route::Admin(AdminRoute::Dead))
-        );
+        for (method, path, admin) in [
+            ("GET", "/admin/dead", AdminRoute::Dead),
+            ("GET", "/admin/status", AdminRoute::Status),
+            ("GET", "/admin/origins", AdminRoute::Origins),
+            ("POST", "/admin/replay", AdminRoute::ReplayMatching),
+        ] {
+            assert_eq!(route(method, path), Ok(Route::Admin(admin)));
+        }
         assert_eq!(
             route("GET", "/admin/chats/1458%20x"),
             Ok(Route::Admin(AdminRoute::Chat("1458 x".into())))

@@ -197,7 +197,11 @@ settings! {
     outbox_retention_days: u64 = OUTBOX_RETENTION_DAYS Var default("7") => |s| number::<u64>(s).filter(|n| (1..=365).contains(n));
     /// The admin API's bearer token.
     admin_token: Option<String> = ADMIN_TOKEN Secret optional => |s: &str| (s.chars().count() >= MIN_ADMIN_TOKEN_CHARS).then(|| s.to_string());
-    /// Outbox: where dead events are announced.
+    /// Outbox: availability failures in a row (from two events at least) that mark an origin down.
+    origin_down_after: u32 = ORIGIN_DOWN_AFTER Var default("5") => |s| number::<u32>(s).filter(|n| (2..=1000).contains(n));
+    /// Outbox: while an origin is down, one probe per this many seconds.
+    origin_probe_seconds: u64 = ORIGIN_PROBE_SECONDS Var default("30") => |s| number::<u64>(s).filter(|n| (1..=3600).contains(n));
+    /// Outbox: where dead events and origin outages are announced.
     alert_url: Option<Origin> = ALERT_URL Secret optional => Origin::parse;
     /// What the origin receives: the JSON event or Webim's own form.
     origin_format: OriginFormat = ORIGIN_FORMAT Var default("event") => OriginFormat::parse;
@@ -285,6 +289,33 @@ impl Settings {
         Settings::from_raw(|name| lookup(name).map_or(Raw::Unset, Raw::Text))
     }
 
+    /// The setting that names where events of `event_type` go (an origin is known by it, never
+    /// by its URL): its per-event origin when set, else `ORIGIN_URL`.
+    pub fn origin_name_for(&self, event_type: EventType) -> &'static str {
+        let own = match event_type {
+            EventType::ChatStarted => self.origin_chat_started.is_some(),
+            EventType::ChatAssigned => self.origin_chat_assigned.is_some(),
+            EventType::ChatClosed => self.origin_chat_closed.is_some(),
+        };
+        if own {
+            per_event_name(event_type)
+        } else {
+            ORIGIN_URL
+        }
+    }
+
+    /// The names of the origins events can go to, each once: `ORIGIN_URL` when it serves any
+    /// event type, then each per-event origin that is set.
+    pub fn origin_names(&self) -> Vec<&'static str> {
+        let per_event = EventType::ALL.map(|t| self.origin_name_for(t));
+        let mut names: Vec<&'static str> = Vec::new();
+        if per_event.contains(&ORIGIN_URL) {
+            names.push(ORIGIN_URL);
+        }
+        names.extend(per_event.into_iter().filter(|&name| name != ORIGIN_URL));
+        names
+    }
+
     /// Where events of `event_type` go: its own origin, else `ORIGIN_URL`.
     pub fn origin_for(&self, event_type: EventType) -> Option<&Origin> {
         match event_type {
@@ -346,6 +377,32 @@ mod tests {
         (WEBIM_PRIVATE_KEYS, "key-one"),
         (ORIGIN_URL, "https://origin.example.com/events"),
     ];
+
+    #[test]
+    fn origins_are_named_by_their_settings() {
+        let s = from(&MINIMAL).unwrap();
+        assert_eq!(s.origin_names(), [ORIGIN_URL]);
+        assert_eq!(s.origin_name_for(EventType::ChatClosed), ORIGIN_URL);
+        assert_eq!((s.origin_down_after, s.origin_probe_seconds), (5, 30));
+        let mut pairs = MINIMAL.to_vec();
+        pairs.push((ORIGIN_URL_CHAT_CLOSED, "https://billing.example.com/closed"));
+        let s = from(&pairs).unwrap();
+        assert_eq!(s.origin_names(), [ORIGIN_URL, ORIGIN_URL_CHAT_CLOSED]);
+        assert_eq!(
+            s.origin_name_for(EventType::ChatClosed),
+            ORIGIN_URL_CHAT_CLOSED
+        );
+        assert_eq!(s.origin_name_for(EventType::ChatStarted), ORIGIN_URL);
+        for bad in ["1", "1001", "x"] {
+            let mut pairs = MINIMAL.to_vec();
+            pairs.push((ORIGIN_DOWN_AFTER, bad));
+            pairs.push((ORIGIN_PROBE_SECONDS, "3601"));
+            assert_eq!(
+                from(&pairs).err(),
+                Some(vec![ORIGIN_DOWN_AFTER, ORIGIN_PROBE_SECONDS])
+            );
+        }
+    }
 
     #[test]
     fn limits_that_must_meet_are_problems_never_clamped() {

@@ -157,6 +157,34 @@ pub fn normalize(s: &str) -> Option<String> {
     format_utc(local - offset, fraction, leap)
 }
 
+/// A zoned date-time as unix milliseconds (fractions past milliseconds dropped), or `None` when
+/// `s` is not one or is before 1970.
+pub fn parse_millis(s: &str) -> Option<u64> {
+    let utc = normalize(s)?;
+    let days = days_from_civil(
+        digits(&utc, 0, 4)?,
+        digits(&utc, 5, 2)?,
+        digits(&utc, 8, 2)?,
+    );
+    let secs = days * SECS_PER_DAY
+        + digits(&utc, 11, 2)? * 3600
+        + digits(&utc, 14, 2)? * 60
+        + digits(&utc, 17, 2)?.min(59);
+    let millis = match utc.get(19..)?.strip_prefix('.') {
+        Some(f) => {
+            let d: String = f
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .chain("000".chars())
+                .take(3)
+                .collect();
+            d.parse::<i64>().ok()?
+        }
+        None => 0,
+    };
+    u64::try_from(secs.checked_mul(1000)?.checked_add(millis)?).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,6 +280,25 @@ mod tests {
         ] {
             assert_eq!(normalize(s), None, "{s:?}");
         }
+    }
+
+    #[test]
+    fn parsed_times_read_back_as_unix_millis() {
+        assert_eq!(
+            parse_millis("2026-11-24T20:00:00.123Z"),
+            Some(1_795_550_400_123)
+        );
+        assert_eq!(
+            parse_millis("2026-11-24T23:00:00.1+03:00"),
+            Some(1_795_550_400_100)
+        );
+        assert_eq!(parse_millis("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse_millis("1969-12-31T23:59:59Z"), None);
+        assert_eq!(parse_millis("yesterday"), None);
+        assert_eq!(
+            format_millis(parse_millis("2026-01-02T03:04:05.678Z").unwrap()),
+            "2026-01-02T03:04:05.678Z"
+        );
     }
 
     #[test]

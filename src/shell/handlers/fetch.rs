@@ -224,7 +224,20 @@ async fn handle(
         Route::Health => return Ok(health(&loaded)),
         Route::Admin(admin_route) => {
             let settings = configured(&loaded, line)?;
-            return admin::handle(&head, env, settings, admin_route).await;
+            // Read only by a route that takes a body (a dead-event filter).
+            let content_length = head
+                .content_length
+                .as_deref()
+                .and_then(|n| n.trim().parse().ok());
+            let body = async {
+                match body {
+                    Some(body) => Ok(body),
+                    None => read_body(req, crate::logic::admin::MAX_BODY_BYTES, content_length)
+                        .await
+                        .map_err(|()| EdgeError::PayloadTooLarge),
+                }
+            };
+            return admin::handle(&head, body, env, settings, admin_route).await;
         }
         Route::Event(event_type) => event_type,
     };

@@ -4,9 +4,15 @@
 
 use worker::Env;
 
+use serde::Serialize;
+
+use crate::logic::breaker::Heard;
+use crate::logic::dead_filter::DeadFilter;
 use crate::logic::error::EdgeError;
 use crate::logic::intake::Accepted;
-use crate::logic::outbox_call::{object_name, Call, DeadEntry, DEAD_INDEX};
+use crate::logic::outbox_call::{
+    decode_taken, object_name, origin_object, Call, DeadEntry, DEAD_INDEX, REPLAYED_PER_CALL,
+};
 use crate::logic::outcome::Outcome;
 use crate::logic::reply::Reply;
 use crate::shell::runtime::durable;
@@ -50,9 +56,44 @@ pub async fn store(env: &Env, accepted: &Accepted) -> Outcome {
     }
 }
 
-/// `/admin/dead`.
-pub async fn dead(env: &Env) -> Result<Reply, EdgeError> {
-    ask(env, DEAD_INDEX, &Call::IndexList).await
+/// `/admin/dead`, filtered.
+pub async fn dead(env: &Env, filter: DeadFilter) -> Result<Reply, EdgeError> {
+    ask(env, DEAD_INDEX, &Call::IndexList(filter)).await
+}
+
+/// `POST /admin/replay`: replays up to [`REPLAYED_PER_CALL`] matching dead events, oldest
+/// first; says how many were replayed and how many more match.
+pub async fn replay_matching(env: &Env, filter: DeadFilter) -> Result<Reply, EdgeError> {
+    let take = Call::IndexTake {
+        filter,
+        limit: REPLAYED_PER_CALL,
+    };
+    let taken = ask(env, DEAD_INDEX, &take).await?;
+    let (remaining, entries) = std::str::from_utf8(&taken.body)
+        .ok()
+        .and_then(decode_taken)
+        .ok_or(EdgeError::StorageUnavailable)?;
+    let mut replayed = 0u64;
+    let mut failed = 0u64;
+    for entry in &entries {
+        match replay_entry(env, entry).await {
+            Ok(_) => replayed += 1,
+            Err(EdgeError::NotFound) => {}
+            Err(_) => failed += 1,
+        }
+    }
+    #[derive(Serialize)]
+    struct Replayed {
+        replayed: u64,
+        remaining: u64,
+    }
+    Ok(Reply::json(
+        200,
+        &Replayed {
+            replayed,
+            remaining: remaining + failed,
+        },
+    ))
 }
 
 /// `/admin/chats/{chat id}`.
@@ -75,6 +116,12 @@ pub async fn replay(env: &Env, event_id: &str) -> Result<Reply, EdgeError> {
             _ => None,
         })
         .ok_or(EdgeError::StorageUnavailable)?;
+    replay_entry(env, &entry).await
+}
+
+/// Puts the dead event of `entry` back to pending in its chat's object, then takes that death
+/// off the index.
+async fn replay_entry(env: &Env, entry: &DeadEntry) -> Result<Reply, EdgeError> {
     let replay = Call::Replay {
         id: entry.id.clone(),
     };
@@ -88,6 +135,83 @@ pub async fn replay(env: &Env, event_id: &str) -> Result<Reply, EdgeError> {
         let _ = ask(env, DEAD_INDEX, &remove).await;
     }
     replayed
+}
+
+/// Each origin's view (`/admin/origins`'s entries), by its setting's name, as JSON.
+pub async fn origin_views(env: &Env, names: &[&str]) -> Result<Vec<Vec<u8>>, EdgeError> {
+    let mut views = Vec::new();
+    for name in names {
+        let call = Call::OriginView {
+            origin: (*name).to_string(),
+        };
+        views.push(ask(env, &origin_object(name), &call).await?.body);
+    }
+    Ok(views)
+}
+
+/// How many dead events match `filter`.
+pub async fn dead_count(env: &Env, filter: DeadFilter) -> Result<u64, EdgeError> {
+    let take = Call::IndexTake { filter, limit: 0 };
+    let taken = ask(env, DEAD_INDEX, &take).await?;
+    std::str::from_utf8(&taken.body)
+        .ok()
+        .and_then(decode_taken)
+        .map(|(remaining, _)| remaining)
+        .ok_or(EdgeError::StorageUnavailable)
+}
+
+/// What an origin's object answered of the origin.
+fn heard(answer: Option<(u16, Vec<u8>)>) -> Option<Heard> {
+    match answer {
+        Some((200, body)) => Heard::parse(&body),
+        _ => None,
+    }
+}
+
+/// Reports an attempt to the origin's object: what it says of the origin afterwards (`None`
+/// when it did not answer).
+pub async fn report(
+    env: &Env,
+    origin: &str,
+    event_id: &str,
+    chat: &str,
+    status: &str,
+) -> Option<Heard> {
+    let call = Call::Report {
+        origin: origin.to_string(),
+        event_id: event_id.to_string(),
+        chat: chat.to_string(),
+        status: status.to_string(),
+    };
+    heard(send(env, &origin_object(origin), &call, None).await)
+}
+
+/// Registers a chat as waiting for the origin if it is down: what it says of the origin.
+pub async fn wait(env: &Env, origin: &str, chat: &str) -> Option<Heard> {
+    let call = Call::Wait {
+        origin: origin.to_string(),
+        chat: chat.to_string(),
+    };
+    heard(send(env, &origin_object(origin), &call, None).await)
+}
+
+/// Asks a waiting chat to probe the origin: the attempt's status word, or `none`.
+pub async fn probe(env: &Env, chat: &str, origin: &str) -> Option<String> {
+    let call = Call::Probe {
+        origin: origin.to_string(),
+    };
+    match send(env, chat, &call, None).await {
+        Some((200, body)) => String::from_utf8(body).ok(),
+        _ => None,
+    }
+}
+
+/// Tells a waiting chat that the origin is up again: `true` when it took it.
+pub async fn resume(env: &Env, chat: &str, origin: &str) -> bool {
+    let call = Call::Resume {
+        origin: origin.to_string(),
+    };
+    matches!(send(env, chat, &call, None).await, Some((200..=299, _)))
 }
 
 /// Lists a dead event in the index: `true` when the index took it.

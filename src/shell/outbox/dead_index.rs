@@ -5,7 +5,8 @@
 
 use serde::Serialize;
 
-use crate::logic::outbox_call::DeadEntry;
+use crate::logic::dead_filter::DeadFilter;
+use crate::logic::outbox_call::{encode_taken, DeadEntry};
 use crate::logic::reply::Reply;
 use crate::logic::times;
 use crate::shell::runtime::durable::{Cells, Result, Storage, Value};
@@ -92,8 +93,61 @@ pub fn remove(storage: &Storage, id: &str, died_at_ms: u64) -> Result<Reply> {
     Ok(Reply::delivery(200, "removed", id))
 }
 
-/// `/admin/dead`: the newest dead events, and how many there are.
-pub fn list(storage: &Storage) -> Result<Reply> {
+/// The `WHERE` clause of a filter, with its bindings.
+fn clause(f: &DeadFilter) -> (String, Vec<Value<'_>>) {
+    let mut parts = vec!["true"];
+    let mut values = Vec::new();
+    if let Some(since) = f.since_ms {
+        parts.push("died_at >= ?");
+        values.push(Value::Int(since));
+    }
+    if let Some(until) = f.until_ms {
+        parts.push("died_at <= ?");
+        values.push(Value::Int(until));
+    }
+    if let Some(t) = f.event_type {
+        parts.push("type = ?");
+        values.push(Value::Text(t.as_str()));
+    }
+    if let Some(chat) = f.chat_id.as_deref() {
+        parts.push("chat_id = ?");
+        values.push(Value::Text(chat));
+    }
+    (format!("WHERE {}", parts.join(" AND ")), values)
+}
+
+/// How many dead events match.
+fn count(storage: &Storage, f: &DeadFilter) -> Result<u64> {
+    let (clause, values) = clause(f);
+    Ok(storage
+        .first(&format!("SELECT count(*) FROM dead {clause}"), &values)?
+        .and_then(|c| c.number(0))
+        .unwrap_or(0))
+}
+
+/// At most `limit` matching dead events, oldest first, with how many more match.
+pub fn take(storage: &Storage, f: &DeadFilter, limit: u32) -> Result<Reply> {
+    table(storage)?;
+    let (clause, mut values) = clause(f);
+    values.push(Value::Int(limit.into()));
+    let entries: Vec<DeadEntry> = storage
+        .rows(
+            &format!("SELECT {COLUMNS} FROM dead {clause} ORDER BY died_at, id LIMIT ?"),
+            &values,
+        )?
+        .iter()
+        .filter_map(entry)
+        .collect();
+    let remaining = count(storage, f)?.saturating_sub(entries.len() as u64);
+    Ok(Reply {
+        status: 200,
+        headers: vec![("content-type", "text/plain".into())],
+        body: encode_taken(remaining, &entries).into_bytes(),
+    })
+}
+
+/// `/admin/dead`: the newest matching dead events, and how many match.
+pub fn list(storage: &Storage, f: &DeadFilter) -> Result<Reply> {
     table(storage)?;
     #[derive(Serialize)]
     struct DeadView {
@@ -110,10 +164,12 @@ pub fn list(storage: &Storage) -> Result<Reply> {
         total: u64,
         dead: Vec<DeadView>,
     }
+    let (clause, mut values) = clause(f);
+    values.push(Value::Int(LISTED.into()));
     let dead = storage
         .rows(
-            &format!("SELECT {COLUMNS} FROM dead ORDER BY died_at DESC, id LIMIT ?"),
-            &[Value::Int(LISTED.into())],
+            &format!("SELECT {COLUMNS} FROM dead {clause} ORDER BY died_at DESC, id LIMIT ?"),
+            &values,
         )?
         .iter()
         .filter_map(entry)
@@ -126,9 +182,6 @@ pub fn list(storage: &Storage) -> Result<Reply> {
             last_status: e.last_status,
         })
         .collect();
-    let total = storage
-        .first("SELECT count(*) FROM dead", &[])?
-        .and_then(|c| c.number(0))
-        .unwrap_or(0);
+    let total = count(storage, f)?;
     Ok(Reply::json(200, &DeadList { total, dead }))
 }

@@ -33,6 +33,11 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS events (
     key_index INTEGER
 ) WITHOUT ROWID";
 
+/// The origins this chat waits for while they are down (contract §11): its events to them are
+/// not attempted until the origin's object resumes the chat, or the chat, waking on its own,
+/// finds the origin up.
+const WAITS: &str = "CREATE TABLE IF NOT EXISTS waits (origin TEXT PRIMARY KEY NOT NULL)";
+
 /// Columns added since the first release, with their definitions: an object created before
 /// them gets them on its next write.
 const ADDED_COLUMNS: &[(&str, &str)] = &[
@@ -97,6 +102,8 @@ pub struct Pending {
     pub chat_id: Option<String>,
     /// The index of the Webim key that verified the delivery.
     pub key_index: Option<usize>,
+    /// The status word of its previous attempt.
+    pub last_status: Option<String>,
 }
 
 /// A chat's event table in one object's storage.
@@ -127,6 +134,7 @@ impl Events {
             return Ok(());
         }
         self.storage.exec(SCHEMA, &[])?;
+        self.storage.exec(WAITS, &[])?;
         let have: Vec<String> = self
             .storage
             .rows("SELECT name FROM pragma_table_info('events')", &[])?
@@ -227,7 +235,8 @@ impl Events {
     /// The pending event `id`, as an attempt sends it.
     pub fn pending(&self, id: &str) -> Result<Option<Pending>> {
         let Some(row) = self.storage.first(
-            "SELECT body, attempts, chat_id, key_index FROM events WHERE id = ? AND state = 'pending'",
+            "SELECT body, attempts, chat_id, key_index, last_status FROM events
+             WHERE id = ? AND state = 'pending'",
             &[Value::Text(id)],
         )?
         else {
@@ -238,6 +247,7 @@ impl Events {
             attempts: row.count(1),
             chat_id: row.text(2),
             key_index: row.number(3).map(|k| k as usize),
+            last_status: row.text(4),
         }))
     }
 
@@ -314,6 +324,30 @@ impl Events {
                 &[Value::Int(now_ms), Value::Text(id)],
             )?
             .is_some())
+    }
+
+    /// The origins this chat waits for.
+    pub fn waits(&self) -> Result<Vec<String>> {
+        if !self.exist()? {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .storage
+            .rows("SELECT origin FROM waits", &[])?
+            .iter()
+            .filter_map(|c| c.text(0))
+            .collect())
+    }
+
+    /// Starts or stops waiting for `origin`.
+    pub fn set_wait(&self, origin: &str, waiting: bool) -> Result<()> {
+        self.create()?;
+        let statement = if waiting {
+            "INSERT INTO waits (origin) VALUES (?) ON CONFLICT (origin) DO NOTHING"
+        } else {
+            "DELETE FROM waits WHERE origin = ?"
+        };
+        self.storage.exec(statement, &[Value::Text(origin)])
     }
 
     /// Deletes the events `ids` (with their attempts).

@@ -8,3 +8,4 @@ pub mod client;
 pub mod dead_index;
 pub mod events;
 pub mod object;
+pub mod origin;

@@ -19,6 +19,9 @@ use worker::wasm_bindgen::prelude::wasm_bindgen;
 use worker::worker_sys::DurableObjectState;
 use worker::{web_sys, Env};
 
+use std::cell::RefCell;
+
+use crate::logic::breaker::{self, Heard};
 use crate::logic::error::EdgeError;
 use crate::logic::log_line::LogLine;
 use crate::logic::notices::{self, DeadEvent, Notices};
@@ -30,7 +33,8 @@ use crate::shell::environment;
 use crate::shell::forward;
 use crate::shell::outbox::client;
 use crate::shell::outbox::dead_index;
-use crate::shell::outbox::events::{Events, Row};
+use crate::shell::outbox::events::{Events, Pending, Row};
+use crate::shell::outbox::origin::Origin;
 use crate::shell::runtime::durable::{Received, Result, Storage};
 use crate::shell::runtime::http::response;
 use crate::shell::runtime::{log, now_ms};
@@ -40,8 +44,42 @@ use crate::shell::runtime::{log, now_ms};
 #[wasm_bindgen(wasm_bindgen = worker::wasm_bindgen)]
 pub struct ChatOutbox {
     env: Env,
+    /// The object's name: `chat:…`, `event:…`, `origin:…` or the dead index.
+    name: String,
     events: Events,
 }
+
+thread_local! {
+    /// What the objects of this isolate last heard of each origin (by its setting). Only a
+    /// hint: a chat that finds its origin down here registers with the origin's object instead
+    /// of trying it, and the object's answer decides.
+    static HEARD: RefCell<Vec<(String, Heard)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Keeps what an origin's object answered.
+fn heard(origin: &str, answer: Option<Heard>) {
+    let Some(answer) = answer else { return };
+    HEARD.with(|all| {
+        let mut all = all.borrow_mut();
+        match all.iter_mut().find(|(name, _)| name == origin) {
+            Some(entry) => entry.1 = answer,
+            None => all.push((origin.to_string(), answer)),
+        }
+    });
+}
+
+/// What this isolate last heard of `origin` (up, when nothing).
+fn last_heard(origin: &str) -> Heard {
+    HEARD.with(|all| {
+        all.borrow()
+            .iter()
+            .find(|(name, _)| name == origin)
+            .map_or(Heard::Up, |(_, h)| *h)
+    })
+}
+
+/// The prefix of an origin's object name.
+const ORIGIN_PREFIX: &str = "origin:";
 
 #[wasm_bindgen(
     wasm_bindgen = worker::wasm_bindgen,
@@ -52,8 +90,10 @@ impl ChatOutbox {
     /// The runtime's constructor call.
     #[wasm_bindgen(constructor)]
     pub fn new(state: DurableObjectState, env: Env) -> Result<ChatOutbox> {
+        let name = state.id()?.name().unwrap_or_default();
         Ok(ChatOutbox {
             env,
+            name,
             events: Events::new(Storage::of(&state)?),
         })
     }
@@ -88,7 +128,39 @@ impl ChatOutbox {
             Some(Call::IndexRemove { id, died_at_ms }) => {
                 dead_index::remove(self.storage(), &id, died_at_ms)
             }
-            Some(Call::IndexList) => dead_index::list(self.storage()),
+            Some(Call::IndexList(filter)) => dead_index::list(self.storage(), &filter),
+            Some(Call::IndexTake { filter, limit }) => {
+                dead_index::take(self.storage(), &filter, limit)
+            }
+            Some(Call::Report {
+                origin,
+                event_id,
+                chat,
+                status,
+            }) => match environment::settings(&self.env).as_ref() {
+                Ok(settings) => {
+                    Origin::new(self.storage(), &origin)
+                        .report(settings, &event_id, &chat, &status)
+                        .await
+                }
+                Err(_) => Ok(EdgeError::Misconfigured.reply()),
+            },
+            Some(Call::Wait { origin, chat }) => match environment::settings(&self.env).as_ref() {
+                Ok(settings) => {
+                    Origin::new(self.storage(), &origin)
+                        .wait(settings, &chat)
+                        .await
+                }
+                Err(_) => Ok(EdgeError::Misconfigured.reply()),
+            },
+            Some(Call::OriginView { origin }) => Origin::new(self.storage(), &origin).view(),
+            Some(Call::Probe { origin }) => self.probe(&origin).await,
+            Some(Call::Resume { origin }) => {
+                self.events.set_wait(&origin, false)?;
+                heard(&origin, Some(Heard::Up));
+                let _ = self.schedule().await;
+                Ok(Reply::delivery(200, "resumed", &origin))
+            }
             None => Ok(EdgeError::NotFound.reply()),
         };
         response(reply?)
@@ -151,16 +223,48 @@ impl ChatOutbox {
                 return self.storage().set_alarm(retry).await;
             }
         };
+        if let Some(origin) = self.name.strip_prefix(ORIGIN_PREFIX) {
+            return Origin::new(self.storage(), origin)
+                .alarm(&self.env, settings)
+                .await;
+        }
         if !self.events.exist()? {
             // The dead index, or an object whose rows are all swept: nothing to wake for.
             return self.storage().delete_alarm().await;
         }
         let policy = self.policy(settings)?;
+        // Waking while waiting for an origin (its safety wake-up): is it up again?
+        let mut waits = self.events.waits()?;
+        for origin in waits.clone() {
+            let answer = client::wait(&self.env, &origin, &self.name).await;
+            heard(&origin, answer);
+            if answer.is_some_and(|a| a != Heard::Down) {
+                self.events.set_wait(&origin, false)?;
+                waits.retain(|o| *o != origin);
+            }
+        }
         for _ in 0..DELIVERIES_PER_ALARM {
             let Some(id) = outbox::plan(&self.events.records()?, now_ms(), &policy).deliver else {
                 break;
             };
-            self.attempt(settings, &policy, &id).await?;
+            let Some(pending) = self.events.pending(&id)? else {
+                break;
+            };
+            let origin = settings.origin_name_for(pending.event.event_type);
+            if waits.iter().any(|o| o == origin) {
+                break;
+            }
+            if last_heard(origin) == Heard::Down {
+                let answer = client::wait(&self.env, origin, &self.name).await;
+                heard(origin, answer);
+                if answer == Some(Heard::Down) {
+                    self.events.set_wait(origin, true)?;
+                    break;
+                }
+            }
+            if self.attempt(settings, &policy, &pending, false).await? {
+                break;
+            }
         }
         self.tell(settings).await?;
         let now = now_ms();
@@ -180,7 +284,13 @@ impl ChatOutbox {
         });
         let notices_at = owing.clone().map(|r| r.notices.due_at_ms).min();
         let pending = records.iter().any(|r| r.state == outbox::State::Pending);
-        let planned = outbox::plan(&records, now, &policy).wake_at_ms;
+        // A chat waiting for its origin is woken by the origin's object; until then only its
+        // safety wake-up is set.
+        let planned = if self.events.waits()?.is_empty() {
+            outbox::plan(&records, now, &policy).wake_at_ms
+        } else {
+            None
+        };
         match outbox::next_wake(planned, notices_at, pending || owing.count() > 0, now) {
             Some(at) => self.storage().set_alarm(at).await,
             None => self.storage().delete_alarm().await,
@@ -233,32 +343,105 @@ impl ChatOutbox {
         Ok(())
     }
 
-    /// One attempt at the front event, recorded, and its next state applied.
-    async fn attempt(&self, settings: &Settings, policy: &Policy, id: &str) -> Result<()> {
-        let Some(pending) = self.events.pending(id)? else {
-            return Ok(());
-        };
-        let attempts = pending.attempts.saturating_add(1);
+    /// One attempt at the front event (`probe`: the origin's object asked for it), recorded,
+    /// and its next state applied; its answer reported to the origin's object when the core says
+    /// so. Returns whether the chat now waits for the origin, and the attempt's status word.
+    async fn attempt(
+        &self,
+        settings: &Settings,
+        policy: &Policy,
+        pending: &Pending,
+        probe: bool,
+    ) -> Result<bool> {
+        Ok(self.try_once(settings, policy, pending, probe).await?.0)
+    }
+
+    async fn try_once(
+        &self,
+        settings: &Settings,
+        policy: &Policy,
+        pending: &Pending,
+        probe: bool,
+    ) -> Result<(bool, String)> {
+        let id = &pending.event.id;
         let started = now_ms();
         let answer = forward::forward(settings, &pending.event, pending.key_index).await;
         let ended = now_ms();
         let status = outbox::status_word(&answer);
+        let origin = settings.origin_name_for(pending.event.event_type);
+        let down = if probe {
+            // The origin's object applies a probe's answer itself.
+            Some(breaker::is_availability_failure(&answer))
+        } else if breaker::reported(&answer, pending.last_status.as_deref(), last_heard(origin)) {
+            let answer = client::report(&self.env, origin, id, &self.name, &status).await;
+            heard(origin, answer);
+            answer.map(|a| a == Heard::Down)
+        } else {
+            None
+        };
+        let counts = breaker::counts_for_chat(probe, &answer, down);
+        let attempts = if counts {
+            pending.attempts.saturating_add(1)
+        } else {
+            pending.attempts
+        };
+        let waits = !counts;
+        let outcome = if counts {
+            outbox::after_attempt(&answer, attempts, ended, policy)
+        } else {
+            // Not counted: the event is due again as soon as the chat stops waiting for its
+            // origin (the origin's object resumes it, or its safety wake-up finds it up).
+            outbox::Outcome::Retry { next_at_ms: ended }
+        };
         let entry = outbox::attempt_entry(started, &status, ended.saturating_sub(started));
-        let outcome = outbox::after_attempt(&answer, attempts, ended, policy);
         let mut line = LogLine::new("outbox");
         line.id = Some(id.to_string());
         line.chat(pending.chat_id.as_deref());
         line.attempt = Some(attempts);
         line.origin_status = answer.status;
-        line.outcome = outcome.code();
-        if let outbox::Outcome::Retry { next_at_ms } = outcome {
+        line.outcome = if waits { "origin_down" } else { outcome.code() };
+        if let (false, outbox::Outcome::Retry { next_at_ms }) = (waits, outcome) {
             line.retry_in_s =
                 Some(u32::try_from(next_at_ms.saturating_sub(ended) / 1000).unwrap_or(0));
         }
         self.events
             .apply(id, outcome, attempts, ended, &status, &entry)?;
+        self.events.set_wait(origin, waits)?;
         log(line.line(started, ended));
-        Ok(())
+        Ok((waits, status))
+    }
+
+    /// `Probe`: the origin's object asks this chat, waiting for it, to attempt its front
+    /// event now; the answer is the attempt's status word, or `none`.
+    async fn probe(&self, origin: &str) -> Result<Reply> {
+        let loaded = environment::settings(&self.env);
+        let Ok(settings) = loaded.as_ref() else {
+            return Ok(EdgeError::Misconfigured.reply());
+        };
+        let records = self.events.records()?;
+        let front = outbox::front(&records).map(|r| r.id.clone());
+        let pending = match front {
+            Some(id) => self.events.pending(&id)?,
+            None => None,
+        };
+        let Some(pending) =
+            pending.filter(|p| settings.origin_name_for(p.event.event_type) == origin)
+        else {
+            self.events.set_wait(origin, false)?;
+            return Ok(Reply {
+                status: 200,
+                headers: vec![("content-type", "text/plain".into())],
+                body: b"none".to_vec(),
+            });
+        };
+        let policy = self.policy(settings)?;
+        let (_, status) = self.try_once(settings, &policy, &pending, true).await?;
+        let _ = self.schedule().await;
+        Ok(Reply {
+            status: 200,
+            headers: vec![("content-type", "text/plain".into())],
+            body: status.into_bytes(),
+        })
     }
 
     /// Tells the dead index and `ALERT_URL` of the deaths whose notices are due, each notice
