@@ -157,6 +157,8 @@ function explain(err) {
       return "The outbox's storage did not answer. Try again in a moment.";
     case "unauthorized":
       return "The edge refused the token.";
+    case "bad_filter":
+      return "The edge did not accept this filter (a time, type or chat id it cannot read).";
     default:
       return `The edge answered ${err.status || "nothing"} (${err.code}).`;
   }
