@@ -176,21 +176,24 @@ pub async fn report(
     event_id: &str,
     chat: &str,
     status: &str,
+    pending: u32,
 ) -> Option<Heard> {
     let call = Call::Report {
         origin: origin.to_string(),
         event_id: event_id.to_string(),
         chat: chat.to_string(),
         status: status.to_string(),
+        pending,
     };
     heard(send(env, &origin_object(origin), &call, None).await)
 }
 
 /// Registers a chat as waiting for the origin if it is down: what it says of the origin.
-pub async fn wait(env: &Env, origin: &str, chat: &str) -> Option<Heard> {
+pub async fn wait(env: &Env, origin: &str, chat: &str, pending: u32) -> Option<Heard> {
     let call = Call::Wait {
         origin: origin.to_string(),
         chat: chat.to_string(),
+        pending,
     };
     heard(send(env, &origin_object(origin), &call, None).await)
 }

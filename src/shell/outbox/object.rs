@@ -137,18 +137,23 @@ impl ChatOutbox {
                 event_id,
                 chat,
                 status,
+                pending,
             }) => match environment::settings(&self.env).as_ref() {
                 Ok(settings) => {
                     Origin::new(self.storage(), &origin)
-                        .report(settings, &event_id, &chat, &status)
+                        .report(settings, &event_id, &chat, &status, pending)
                         .await
                 }
                 Err(_) => Ok(EdgeError::Misconfigured.reply()),
             },
-            Some(Call::Wait { origin, chat }) => match environment::settings(&self.env).as_ref() {
+            Some(Call::Wait {
+                origin,
+                chat,
+                pending,
+            }) => match environment::settings(&self.env).as_ref() {
                 Ok(settings) => {
                     Origin::new(self.storage(), &origin)
-                        .wait(settings, &chat)
+                        .wait(settings, &chat, pending)
                         .await
                 }
                 Err(_) => Ok(EdgeError::Misconfigured.reply()),
@@ -196,6 +201,16 @@ impl ChatOutbox {
         self.events.storage()
     }
 
+    /// How many of the chat's events are pending (all wait behind its front event).
+    fn pending(&self) -> Result<u32> {
+        let records = self.events.records()?;
+        let pending = records
+            .iter()
+            .filter(|r| r.state == outbox::State::Pending)
+            .count();
+        Ok(u32::try_from(pending).unwrap_or(u32::MAX))
+    }
+
     /// The outbox policy for this object: an object of an event whose chat has no id
     /// (`event:<id>`) holds nothing for a `chat_started`.
     fn policy(&self, settings: &Settings) -> Result<Policy> {
@@ -236,7 +251,7 @@ impl ChatOutbox {
         // Waking while waiting for an origin (its safety wake-up): is it up again?
         let mut waits = self.events.waits()?;
         for origin in waits.clone() {
-            let answer = client::wait(&self.env, &origin, &self.name).await;
+            let answer = client::wait(&self.env, &origin, &self.name, self.pending()?).await;
             heard(&origin, answer);
             if answer.is_some_and(|a| a != Heard::Down) {
                 self.events.set_wait(&origin, false)?;
@@ -255,7 +270,7 @@ impl ChatOutbox {
                 break;
             }
             if last_heard(origin) == Heard::Down {
-                let answer = client::wait(&self.env, origin, &self.name).await;
+                let answer = client::wait(&self.env, origin, &self.name, self.pending()?).await;
                 heard(origin, answer);
                 if answer == Some(Heard::Down) {
                     self.events.set_wait(origin, true)?;
@@ -373,7 +388,8 @@ impl ChatOutbox {
             // The origin's object applies a probe's answer itself.
             Some(breaker::is_availability_failure(&answer))
         } else if breaker::reported(&answer, pending.last_status.as_deref(), last_heard(origin)) {
-            let answer = client::report(&self.env, origin, id, &self.name, &status).await;
+            let pending = self.pending()?;
+            let answer = client::report(&self.env, origin, id, &self.name, &status, pending).await;
             heard(origin, answer);
             answer.map(|a| a == Heard::Down)
         } else {
