@@ -15,14 +15,12 @@ use crate::logic::outbox_call::{
 };
 use crate::logic::outcome::Outcome;
 use crate::logic::reply::Reply;
+use crate::shell::environment::OUTBOX;
 use crate::shell::runtime::durable;
-
-/// The Durable Object namespace binding of the outbox.
-pub const BINDING: &str = "OUTBOX";
 
 /// Sends `call` to the object `name`: its status and body.
 async fn send(env: &Env, name: &str, call: &Call, body: Option<&[u8]>) -> Option<(u16, Vec<u8>)> {
-    durable::call(env, BINDING, name, call, body).await.ok()
+    durable::call(env, OUTBOX, name, call, body).await.ok()
 }
 
 /// Sends `call` to the object `name`: its 2xx answer as the reply, its 404 as `not_found`,
