@@ -1,7 +1,7 @@
 //! `ChatOutbox` (contract §11): the SQLite-backed Durable Object class that the `OUTBOX`
 //! binding names, in its three roles told apart by name: a chat's outbox (`chat:…`,
 //! `event:…`; [`Chat`]), the dead index (`index:dead`; [`dead_index`]) and an origin's health
-//! (`origin:…`; [`Origin`]). It answers the core's [`Call`]s and runs its role's alarm.
+//! (`origin:…`; [`OriginWatch`]). It answers the core's [`Call`]s and runs its role's alarm.
 //!
 //! Concurrency: SQL calls are synchronous, and the runtime's input gate lets no other request
 //! in while this object runs synchronous code or awaits its own storage, so the insert-if-absent
@@ -28,7 +28,7 @@ use crate::shell::environment;
 use crate::shell::outbox::chat::{heard, Chat};
 use crate::shell::outbox::dead_index;
 use crate::shell::outbox::events::Events;
-use crate::shell::outbox::origin::Origin;
+use crate::shell::outbox::origin::OriginWatch;
 use crate::shell::runtime::durable::{Received, Result, Storage};
 use crate::shell::runtime::http::response;
 use crate::shell::runtime::{log, now_ms};
@@ -105,7 +105,7 @@ impl ChatOutbox {
                 pending,
             }) => match environment::settings(&self.env).as_ref() {
                 Ok(settings) => {
-                    Origin::new(self.storage(), &origin)
+                    OriginWatch::new(self.storage(), &origin)
                         .report(settings, &event_id, &chat, &status, pending)
                         .await
                 }
@@ -117,13 +117,13 @@ impl ChatOutbox {
                 pending,
             }) => match environment::settings(&self.env).as_ref() {
                 Ok(settings) => {
-                    Origin::new(self.storage(), &origin)
+                    OriginWatch::new(self.storage(), &origin)
                         .wait(settings, &chat, pending)
                         .await
                 }
                 Err(_) => Ok(EdgeError::Misconfigured.reply()),
             },
-            Some(Call::OriginView { origin }) => Origin::new(self.storage(), &origin).view(),
+            Some(Call::OriginView { origin }) => OriginWatch::new(self.storage(), &origin).view(),
             Some(Call::Probe { origin }) => self.chat().probe(&origin).await,
             Some(Call::Resume { origin }) => {
                 self.events.set_wait(&origin, false)?;
@@ -193,7 +193,7 @@ impl ChatOutbox {
         };
         match self.name.strip_prefix(ORIGIN_PREFIX) {
             Some(origin) => {
-                Origin::new(self.storage(), origin)
+                OriginWatch::new(self.storage(), origin)
                     .alarm(&self.env, settings)
                     .await
             }

@@ -46,7 +46,7 @@ const SCHEMA: [&str; 3] = [
 ];
 
 /// The origin's object: its storage, and the setting that names it.
-pub struct Origin<'a> {
+pub struct OriginWatch<'a> {
     storage: &'a Storage,
     name: &'a str,
 }
@@ -59,10 +59,10 @@ fn word(state: &Health) -> &'static str {
     breaker::Heard::of(state).as_str()
 }
 
-impl<'a> Origin<'a> {
+impl<'a> OriginWatch<'a> {
     /// The origin `name` kept in `storage`.
-    pub fn new(storage: &'a Storage, name: &'a str) -> Origin<'a> {
-        Origin { storage, name }
+    pub fn new(storage: &'a Storage, name: &'a str) -> OriginWatch<'a> {
+        OriginWatch { storage, name }
     }
 
     fn tables(&self) -> Result<()> {
