@@ -2,7 +2,8 @@
 # npm start: builds the worker and serves it on 127.0.0.1:8787 with a demo key, in front of a
 # demo origin on 127.0.0.1:8788 that prints each clean event and checks its signature. Events
 # go through the outbox (wrangler.toml binds OUTBOX; wrangler dev keeps its state under
-# .wrangler/), and the admin API answers to the demo token.
+# .wrangler/), the admin API answers to the demo token, and the demo origin also receives the
+# alerts. Retries, deaths and outages are quicker than the defaults, so they can be watched.
 #   npm start -- --webim   forwards in Webim's own form (ORIGIN_FORMAT=webim) to a receiver
 #                          written for Webim: the PHP example (examples/php) where php is
 #                          installed, else a Node one; both check signature/crc as Webim's do.
@@ -34,6 +35,8 @@ cat >&2 <<MSG
 [start] try it from another terminal:  npm run send -- chat_started
 [start] then see the chat in the outbox:  npm run admin -- chat 190425   (admin token "$DEMO_ADMIN_TOKEN")
 [start] or in the operator console:  http://127.0.0.1:$EDGE_PORT/admin/   (same token)
+[start] take the origin down and back:     curl -X POST http://127.0.0.1:$ORIGIN_PORT/demo/down   (then /demo/ok; /demo/reject makes events die)
+[start] demo timings: retries from 2 s, 4 attempts, down after 3 failures, a probe every 5 s
 MSG
 export WRANGLER_SEND_METRICS=false
 # wrangler runs the [build] command (scripts/build.sh) before serving.
@@ -42,4 +45,7 @@ wrangler dev --ip 127.0.0.1 --port "$EDGE_PORT" \
   --var "ORIGIN_URL:http://127.0.0.1:$ORIGIN_PORT$ORIGIN_PATH" \
   --var "ORIGIN_SIGNING_SECRET:$DEMO_SECRET" \
   --var "ORIGIN_FORMAT:$MODE" \
-  --var "ADMIN_TOKEN:$DEMO_ADMIN_TOKEN"
+  --var "ADMIN_TOKEN:$DEMO_ADMIN_TOKEN" \
+  --var "ALERT_URL:http://127.0.0.1:$ORIGIN_PORT/alerts" \
+  --var "RETRY_BASE_SECONDS:2" --var "MAX_ATTEMPTS:4" \
+  --var "ORIGIN_DOWN_AFTER:3" --var "ORIGIN_PROBE_SECONDS:5"

@@ -2,6 +2,11 @@
 // The demo origin of `npm start`: receives webim-edge's clean events, prints each one and
 // whether its signature verifies — the Standard Webhooks signature of the JSON event, or, with
 // --webim KEY, the `signature`/`crc` of Webim's own form, checked as Webim's receivers do.
+// It also prints the notices webim-edge sends to ALERT_URL (POST /alerts), and can be told to
+// fail, so that an outage or a dead event can be tried by hand:
+//   curl -X POST http://127.0.0.1:8788/demo/down     every event answered 503 (the origin is down)
+//   curl -X POST http://127.0.0.1:8788/demo/reject   every event answered 422 (events die)
+//   curl -X POST http://127.0.0.1:8788/demo/ok       back to normal
 // usage: node tools/demo-origin.mjs [--port 8788] [--secret whsec_...] [--webim KEY]
 import crypto from "node:crypto";
 import http from "node:http";
@@ -30,11 +35,38 @@ function checkWebimForm(body, key) {
 }
 const webhook = values.secret ? new Webhook(values.secret) : null;
 
+/** How events are answered: normally, 503 (down) or 422 (rejected). */
+let mode = "ok";
+const MODES = { ok: null, down: 503, reject: 422 };
+
 const server = http.createServer((req, res) => {
   const chunks = [];
   req.on("data", (c) => chunks.push(c));
   req.on("end", () => {
     const body = Buffer.concat(chunks).toString("utf8");
+    const demo = req.method === "POST" && req.url.match(/^\/demo\/(ok|down|reject)$/);
+    if (demo) {
+      mode = demo[1];
+      console.log(`\n[demo-origin] now answering events ${MODES[mode] ?? "normally"}`);
+      res.writeHead(204);
+      return res.end();
+    }
+    if (req.url === "/alerts") {
+      let text;
+      try {
+        text = JSON.parse(body).text;
+      } catch {
+        text = "(not JSON)";
+      }
+      console.log(`\n[demo-origin] ALERT: ${text}`);
+      res.writeHead(204);
+      return res.end();
+    }
+    if (MODES[mode]) {
+      console.log(`\n[demo-origin] ${req.method} ${req.url} ${req.headers["webhook-id"] ?? "?"} — answered ${MODES[mode]} (${mode})`);
+      res.writeHead(MODES[mode]);
+      return res.end();
+    }
     if (values.webim !== undefined) {
       const { check, valid, chat } = checkWebimForm(body, values.webim);
       console.log(`\n[demo-receiver] ${req.method} ${req.url} ${req.headers["x-webim-event"] ?? "?"} — ${check}`);

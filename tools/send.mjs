@@ -10,7 +10,8 @@ const usage = `usage: npm run send -- <chat_started|chat_assigned|chat_closed> [
   --key KEY      Webim private key (default: $WEBIM_PRIVATE_KEY or the npm start demo key)
   --legacy       sign with MD5 crc (handler API version below 4) instead of HMAC-SHA256
   --query        send the parameters in the query string with an empty body (default: form body)
-  --chat FILE    chat JSON file (default: tools/sample-chat.json)`;
+  --chat FILE    chat JSON file (default: tools/sample-chat.json)
+  --chat-id ID   the chat's id instead of the file's (to send events of several chats)`;
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -20,6 +21,7 @@ const { values, positionals } = parseArgs({
     legacy: { type: "boolean", default: false },
     query: { type: "boolean", default: false },
     chat: { type: "string", default: new URL("./sample-chat.json", import.meta.url).pathname },
+    "chat-id": { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   },
 });
@@ -29,7 +31,9 @@ if (values.help || !["chat_started", "chat_assigned", "chat_closed"].includes(ty
   process.exit(values.help ? 0 : 2);
 }
 // Webim sends the chat as compact JSON; re-serializing also validates the file.
-const chat = JSON.stringify(JSON.parse(readFileSync(values.chat, "utf8")));
+const parsed = JSON.parse(readFileSync(values.chat, "utf8"));
+if (values["chat-id"] !== undefined) parsed.id = values["chat-id"];
+const chat = JSON.stringify(parsed);
 const base = values.url.replace(/\/+$/, "");
 const { url, init } = request(`${base}/webim/${type}`, chat, values);
 try {

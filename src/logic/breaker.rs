@@ -466,7 +466,7 @@ pub fn up_notice(origin_name: &str, down_for_ms: u64, waiting: u64, now_ms: u64)
         "events were"
     };
     let text = format!(
-        "webim-edge: the origin of {name} is up again since {since}, after {} down; {waiting} {events} waiting and now go",
+        "webim-edge: the origin of {name} is up again since {since}, after {} down; {waiting} {events} waiting, and they go out now in order",
         duration_words(down_for_ms),
     );
     let notice = Notice {

@@ -116,6 +116,8 @@ pub enum Call {
         chat: String,
         /// The attempt's status word.
         status: String,
+        /// How many of the chat's events wait for the origin (shown while it is down).
+        pending: u32,
     },
     /// A chat that found its origin down without trying it (or that wakes while waiting)
     /// registers as waiting; the answer is the origin's state, `up` or `down`.
@@ -124,6 +126,8 @@ pub enum Call {
         origin: String,
         /// The chat's object.
         chat: String,
+        /// How many of the chat's events wait for the origin.
+        pending: u32,
     },
     /// The origin's health and how many chats wait for it (JSON, for `/admin/origins`).
     OriginView {
@@ -246,19 +250,26 @@ impl Call {
                 event_id,
                 chat,
                 status,
+                pending,
             } => (
                 "POST",
                 Query("/origin/report".into())
                     .with("origin", origin)
                     .with("id", event_id)
                     .with("chat", chat)
-                    .with("status", status),
+                    .with("status", status)
+                    .with("pending", &pending.to_string()),
             ),
-            Call::Wait { origin, chat } => (
+            Call::Wait {
+                origin,
+                chat,
+                pending,
+            } => (
                 "POST",
                 Query("/origin/wait".into())
                     .with("origin", origin)
-                    .with("chat", chat),
+                    .with("chat", chat)
+                    .with("pending", &pending.to_string()),
             ),
             Call::OriginView { origin } => ("GET", Query("/origin".into()).with("origin", origin)),
             Call::Probe { origin } => ("POST", Query("/probe".into()).with("origin", origin)),
@@ -330,10 +341,12 @@ impl Call {
                 event_id: text("id")?,
                 chat: text("chat")?,
                 status: text("status")?,
+                pending: number(text("pending"))?,
             },
             ("POST", "/origin/wait") => Call::Wait {
                 origin: text("origin")?,
                 chat: text("chat")?,
+                pending: number(text("pending"))?,
             },
             ("GET", "/origin") => Call::OriginView {
                 origin: text("origin")?,
@@ -413,10 +426,12 @@ mod tests {
                 event_id: "evt_1".into(),
                 chat: "chat:42".into(),
                 status: "no_answer".into(),
+                pending: 3,
             },
             Call::Wait {
                 origin: "ORIGIN_URL_CHAT_CLOSED".into(),
                 chat: "chat:".into(),
+                pending: 1,
             },
             Call::OriginView {
                 origin: "ORIGIN_URL".into(),

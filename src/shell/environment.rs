@@ -8,7 +8,6 @@ use worker::Env;
 
 use crate::logic::delivery::Bindings;
 use crate::logic::settings::{Raw, Settings};
-use crate::shell::outbox::client;
 use crate::shell::runtime::{binding, variable};
 
 /// Settings, or the names of the bad ones.
@@ -37,7 +36,7 @@ pub fn bindings(env: &Env) -> Bindings {
         }
         let present = |name: &str| binding(env, name).is_some();
         let bindings = Bindings {
-            outbox: present(client::BINDING),
+            outbox: present(OUTBOX),
             queue: present(QUEUE),
             dedup: present(DEDUP),
         };
@@ -45,6 +44,9 @@ pub fn bindings(env: &Env) -> Bindings {
         bindings
     })
 }
+
+/// The Durable Object namespace binding of the outbox.
+pub const OUTBOX: &str = "OUTBOX";
 
 /// The queue producer binding.
 pub const QUEUE: &str = "EVENTS";

@@ -15,14 +15,12 @@ use crate::logic::outbox_call::{
 };
 use crate::logic::outcome::Outcome;
 use crate::logic::reply::Reply;
+use crate::shell::environment::OUTBOX;
 use crate::shell::runtime::durable;
-
-/// The Durable Object namespace binding of the outbox.
-pub const BINDING: &str = "OUTBOX";
 
 /// Sends `call` to the object `name`: its status and body.
 async fn send(env: &Env, name: &str, call: &Call, body: Option<&[u8]>) -> Option<(u16, Vec<u8>)> {
-    durable::call(env, BINDING, name, call, body).await.ok()
+    durable::call(env, OUTBOX, name, call, body).await.ok()
 }
 
 /// Sends `call` to the object `name`: its 2xx answer as the reply, its 404 as `not_found`,
@@ -176,21 +174,24 @@ pub async fn report(
     event_id: &str,
     chat: &str,
     status: &str,
+    pending: u32,
 ) -> Option<Heard> {
     let call = Call::Report {
         origin: origin.to_string(),
         event_id: event_id.to_string(),
         chat: chat.to_string(),
         status: status.to_string(),
+        pending,
     };
     heard(send(env, &origin_object(origin), &call, None).await)
 }
 
 /// Registers a chat as waiting for the origin if it is down: what it says of the origin.
-pub async fn wait(env: &Env, origin: &str, chat: &str) -> Option<Heard> {
+pub async fn wait(env: &Env, origin: &str, chat: &str, pending: u32) -> Option<Heard> {
     let call = Call::Wait {
         origin: origin.to_string(),
         chat: chat.to_string(),
+        pending,
     };
     heard(send(env, &origin_object(origin), &call, None).await)
 }

@@ -4,6 +4,7 @@
 //! is the core's: [`crate::logic::outbox`], [`crate::logic::notices`],
 //! [`crate::logic::outbox_call`].
 
+pub mod chat;
 pub mod client;
 pub mod dead_index;
 pub mod events;

@@ -34,7 +34,8 @@ const SCHEMA: [&str; 3] = [
     "CREATE TABLE IF NOT EXISTS waiting (
         chat TEXT PRIMARY KEY,
         since INTEGER NOT NULL,
-        last_probed INTEGER
+        last_probed INTEGER,
+        events INTEGER NOT NULL DEFAULT 1
     )",
     "CREATE TABLE IF NOT EXISTS notices (
         seq INTEGER PRIMARY KEY,
@@ -45,7 +46,7 @@ const SCHEMA: [&str; 3] = [
 ];
 
 /// The origin's object: its storage, and the setting that names it.
-pub struct Origin<'a> {
+pub struct OriginWatch<'a> {
     storage: &'a Storage,
     name: &'a str,
 }
@@ -58,10 +59,10 @@ fn word(state: &Health) -> &'static str {
     breaker::Heard::of(state).as_str()
 }
 
-impl<'a> Origin<'a> {
+impl<'a> OriginWatch<'a> {
     /// The origin `name` kept in `storage`.
-    pub fn new(storage: &'a Storage, name: &'a str) -> Origin<'a> {
-        Origin { storage, name }
+    pub fn new(storage: &'a Storage, name: &'a str) -> OriginWatch<'a> {
+        OriginWatch { storage, name }
     }
 
     fn tables(&self) -> Result<()> {
@@ -133,11 +134,28 @@ impl<'a> Origin<'a> {
             .collect())
     }
 
-    fn add_waiting(&self, chat: &str, now: u64) -> Result<()> {
+    fn add_waiting(&self, chat: &str, events: u32, now: u64) -> Result<()> {
         self.storage.exec(
-            "INSERT INTO waiting (chat, since) VALUES (?, ?) ON CONFLICT (chat) DO NOTHING",
-            &[Value::Text(chat), Value::Int(now)],
+            "INSERT INTO waiting (chat, since, events) VALUES (?, ?, ?)
+             ON CONFLICT (chat) DO UPDATE SET events = excluded.events",
+            &[
+                Value::Text(chat),
+                Value::Int(now),
+                Value::Int(events.into()),
+            ],
         )
+    }
+
+    /// How many events wait, over all waiting chats.
+    fn events_waiting(&self) -> Result<u64> {
+        if !self.exists()? {
+            return Ok(0);
+        }
+        Ok(self
+            .storage
+            .first("SELECT coalesce(sum(events), 0) FROM waiting", &[])?
+            .and_then(|c| c.number(0))
+            .unwrap_or(0))
     }
 
     fn remove_waiting(&self, chat: &str) -> Result<()> {
@@ -178,7 +196,7 @@ impl<'a> Origin<'a> {
             }
             Transition::CameUp { down_for_ms, .. } => {
                 self.tables()?;
-                let waiting = self.waiting()?.len() as u64;
+                let waiting = self.events_waiting()?;
                 self.notice(
                     breaker::up_notice(self.name, down_for_ms, waiting, now),
                     now,
@@ -212,11 +230,12 @@ impl<'a> Origin<'a> {
         event_id: &str,
         chat: &str,
         status: &str,
+        pending: u32,
     ) -> Result<Reply> {
         let now = now_ms();
         let next = self.apply(settings, event_id, status, now).await?;
         if next.is_down() {
-            self.add_waiting(chat, now)?;
+            self.add_waiting(chat, pending, now)?;
             self.arm(settings, now).await?;
         } else {
             self.remove_waiting(chat)?;
@@ -225,10 +244,10 @@ impl<'a> Origin<'a> {
     }
 
     /// A chat that would attempt the origin, or wakes while waiting for it.
-    pub async fn wait(&self, settings: &Settings, chat: &str) -> Result<Reply> {
+    pub async fn wait(&self, settings: &Settings, chat: &str, pending: u32) -> Result<Reply> {
         let (health, _) = self.health()?;
         if health.is_down() {
-            self.add_waiting(chat, now_ms())?;
+            self.add_waiting(chat, pending, now_ms())?;
             self.arm(settings, now_ms()).await?;
         }
         Ok(text(word(&health)))
@@ -237,7 +256,7 @@ impl<'a> Origin<'a> {
     /// The origin as `/admin/origins` shows it.
     pub fn view(&self) -> Result<Reply> {
         let (health, _) = self.health()?;
-        let waiting = self.waiting()?.len() as u64;
+        let waiting = self.events_waiting()?;
         Ok(Reply::json(
             200,
             &breaker::view(self.name, &health, waiting),
