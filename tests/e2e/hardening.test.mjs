@@ -16,8 +16,8 @@ after(async () => {
   await origin.close();
 });
 
-async function edgeWith(bindings) {
-  const e = await startEdge({ WEBIM_PRIVATE_KEYS: KEY, ORIGIN_URL: `${origin.url}/events`, ...bindings });
+async function edgeWith(bindings, options) {
+  const e = await startEdge({ WEBIM_PRIVATE_KEYS: KEY, ORIGIN_URL: `${origin.url}/events`, ...bindings }, options);
   edges.push(e);
   return e;
 }
@@ -45,6 +45,34 @@ describe("settings that would turn a protection off fail closed", () => {
     const r = await e.deliver("chat_started", sampleChat({ id: "typed" }));
     assert.equal(r.json.error.code, "misconfigured");
   });
+});
+
+describe("limits named by /healthz (contract §9)", () => {
+  const OUTBOX = { worker: { durableObjects: { OUTBOX: { className: "ChatOutbox", useSQLite: true } } } };
+  for (const [what, bindings, options, problems] of [
+    ["ORIGIN_TIMEOUT_MS of 120001 ms, longer than an attempt may take", { ORIGIN_TIMEOUT_MS: "120001" }, {}, ["ORIGIN_TIMEOUT_MS"]],
+    ["ORIGIN_TIMEOUT_MS of 0", { ORIGIN_TIMEOUT_MS: "0" }, {}, ["ORIGIN_TIMEOUT_MS"]],
+    ["ORIGIN_TIMEOUT_MS of 120000", { ORIGIN_TIMEOUT_MS: "120000" }, {}, []],
+    ["MAX_BODY_BYTES of 2000001 with the outbox, more than its row holds", { MAX_BODY_BYTES: "2000001" }, OUTBOX, ["MAX_BODY_BYTES"]],
+    ["MAX_BODY_BYTES of 2000000 with the outbox", { MAX_BODY_BYTES: "2000000" }, OUTBOX, []],
+    ["MAX_BODY_BYTES of 2000001 without the outbox", { MAX_BODY_BYTES: "2000001" }, {}, []],
+    ["an ADMIN_TOKEN of 31 characters", { ADMIN_TOKEN: "t".repeat(31) }, {}, ["ADMIN_TOKEN"]],
+    ["an ADMIN_TOKEN of 32 characters", { ADMIN_TOKEN: "t".repeat(32) }, {}, []],
+  ]) {
+    test(`${what}: ${problems.length ? `a problem, ${problems.join(", ")}` : "fine"}`, async () => {
+      const e = await edgeWith(bindings, options);
+      const health = await e.send("/healthz");
+      if (problems.length) {
+        assert.equal(health.status, 503, health.text);
+        assert.deepEqual(health.json, { status: "misconfigured", problems });
+        const r = await e.deliver("chat_started", sampleChat({ id: "limits" }));
+        assert.deepEqual([r.status, r.json.error.code], [500, "misconfigured"]);
+      } else {
+        assert.equal(health.status, 200, health.text);
+        assert.equal(health.json.status, "ok");
+      }
+    });
+  }
 });
 
 /** The workerd processes Miniflare runs for this test process, with their resident memory. */
