@@ -198,32 +198,108 @@ describe("every delivery mode", () => {
   });
 });
 
+describe("key rotation with the Webim format (contract §13)", () => {
+  // WEBIM_PRIVATE_KEYS is "new,old" (KEY, OLD_KEY) and ORIGIN_WEBIM_KEY is unset.
+  const signedWith = (record, key) => {
+    const fields = formFields(record.body);
+    return fields.signature.toString() === hmac(fields.chat, key);
+  };
+
+  test("direct: Webim signing with the old key gives a form that verifies with the old key, the new key with the new", async () => {
+    const e = await edgeWith({ ORIGIN_URL: `${origin.url}/rotation` });
+    for (const [key, other] of [[OLD_KEY, KEY], [KEY, OLD_KEY]]) {
+      const before = origin.received.length;
+      const r = await e.deliver("chat_started", sampleChat({ id: `rotation-${key}` }), { key });
+      assert.equal(r.status, 200, r.text);
+      const got = origin.received[before];
+      assert.ok(signedWith(got, key), `verifies with ${key}`);
+      assert.ok(!signedWith(got, other), `not with ${other}`);
+    }
+  });
+
+  test("outbox: a retry is signed again with the same old key", async () => {
+    const e = await edgeWith(
+      { ORIGIN_URL: `${origin.url}/rotation-outbox`, RETRY_BASE_SECONDS: "1", ORDER_HOLD_SECONDS: "0" },
+      { worker: { durableObjects: { OUTBOX: { className: "ChatOutbox", useSQLite: true } } } },
+    );
+    let failures = 1;
+    origin.respond = (record) => (record.url === "/rotation-outbox" && failures-- > 0 ? { status: 500 } : { status: 204 });
+    try {
+      const chat = sampleChat({ id: "rotation-outbox" });
+      assert.equal((await e.deliver("chat_assigned", chat, { key: OLD_KEY })).status, 202);
+      const attempts = await eventually(() => {
+        const got = origin.received.filter((x) => x.url === "/rotation-outbox");
+        return got.length >= 2 && got;
+      }, 15000, "a retried delivery");
+      assert.deepEqual(attempts.map((a) => a.status), [500, 204]);
+      for (const attempt of attempts) {
+        assert.ok(signedWith(attempt, OLD_KEY), "verifies with the old key");
+        assert.ok(!signedWith(attempt, KEY), "not with the new key");
+        assert.equal(attempt.headers["webhook-id"], eventId("chat_assigned", chat));
+      }
+      // Once Webim signs with the new key, so does the edge.
+      const before = origin.received.length;
+      assert.equal((await e.deliver("chat_closed", sampleChat({ id: "rotation-outbox-new" }))).status, 202);
+      const [next] = await eventually(() => origin.received.length > before && origin.received.slice(before), 5000, "the next event");
+      assert.ok(signedWith(next, KEY), "verifies with the new key");
+    } finally {
+      origin.respond = () => ({ status: 204 });
+    }
+  });
+
+  test("queued: the form is signed with the first key, whichever key Webim used (a queue message holds the event only)", async () => {
+    const e = await edgeWith(
+      { ORIGIN_URL: `${origin.url}/rotation-queued` },
+      {
+        worker: {
+          queueProducers: { EVENTS: { queueName: "webim-rotation-events" } },
+          queueConsumers: { "webim-rotation-events": { maxBatchSize: 1, maxBatchTimeout: 0.1, maxRetries: 1 } },
+        },
+      },
+    );
+    assert.equal((await e.deliver("chat_started", sampleChat({ id: "rotation-queued" }), { key: OLD_KEY })).status, 202);
+    const [got] = await eventually(() => {
+      const seen = origin.received.filter((x) => x.url === "/rotation-queued");
+      return seen.length === 1 && seen;
+    }, 10000, "the queued delivery");
+    assert.ok(signedWith(got, KEY), "verifies with the first key");
+  });
+});
+
 const php = spawnSync("php", ["--version"]).status === 0;
 
 describe("the PHP example receiver, unchanged, behind the edge", () => {
-  let server;
   let dir;
   let port;
+  let oldPort;
+  const servers = [];
+  /** `php -S` serving the example receiver with `key`, logging to `log`; resolves to its port. */
+  async function servePhp(key, log) {
+    const free = await new Promise((resolve) => {
+      const probe = net.createServer().listen(0, "127.0.0.1", () => {
+        const { port: p } = probe.address();
+        probe.close(() => resolve(p));
+      });
+    });
+    servers.push(spawn("php", ["-S", `127.0.0.1:${free}`, "examples/php/webim_receiver.php"], {
+      env: { ...process.env, WEBIM_KEY: key, RECEIVER_LOG: join(dir, log) },
+      stdio: "ignore",
+    }));
+    await eventually(async () => fetch(`http://127.0.0.1:${free}/`).then(() => true, () => false), 10000, "php -S");
+    return free;
+  }
   before(async () => {
     if (!php) return;
     dir = mkdtempSync(join(tmpdir(), "webim-php-"));
-    port = await new Promise((resolve) => {
-      const probe = net.createServer().listen(0, "127.0.0.1", () => {
-        const { port: free } = probe.address();
-        probe.close(() => resolve(free));
-      });
-    });
-    server = spawn("php", ["-S", `127.0.0.1:${port}`, "examples/php/webim_receiver.php"], {
-      env: { ...process.env, WEBIM_KEY: KEY, RECEIVER_LOG: join(dir, "received.jsonl") },
-      stdio: "ignore",
-    });
-    await eventually(async () => fetch(`http://127.0.0.1:${port}/`).then(() => true, () => false), 10000, "php -S");
+    port = await servePhp(KEY, "received.jsonl");
+    // A receiver that still holds the old key, during a rotation.
+    oldPort = await servePhp(OLD_KEY, "received-old.jsonl");
   });
   after(() => {
-    server?.kill();
+    for (const server of servers) server.kill();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
-  const received = () => readFileSync(join(dir, "received.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+  const received = (log = "received.jsonl") => readFileSync(join(dir, log), "utf8").trim().split("\n").map((l) => JSON.parse(l));
 
   for (const [scheme, version] of [["signature", "4"], ["crc", "3"]]) {
     test(`PHP's hash_hmac / md5 and json_decode accept what the edge sends (${scheme})`, { skip: !php && "php is not installed: this test did not run" }, async () => {
@@ -244,6 +320,23 @@ describe("the PHP example receiver, unchanged, behind the edge", () => {
       assert.equal(line.chat.start_page.url, "https://crm.example.com/x");
     });
   }
+
+  test("key rotation: a receiver holding the old key verifies until Webim signs with the new key, one holding the new key from then on", { skip: !php && "php is not installed: this test did not run" }, async () => {
+    // WEBIM_PRIVATE_KEYS = "new,old", no ORIGIN_WEBIM_KEY: the README's rotation, step 2.
+    const toOld = await edgeWith({ ORIGIN_URL: `http://127.0.0.1:${oldPort}/handler/webim_chat_start.php` });
+    const toNew = await edgeWith({ ORIGIN_URL: `http://127.0.0.1:${port}/handler/webim_chat_start.php` });
+    // Webim still signs with the old key: the old receiver accepts.
+    const beforeSwitch = await toOld.deliver("chat_started", sampleChat({ id: "php-rotation-old" }), { key: OLD_KEY });
+    assert.equal(beforeSwitch.status, 200, `the old receiver accepted it: ${beforeSwitch.text}`);
+    assert.ok(received("received-old.jsonl").some((l) => l.chat.id === "php-rotation-old"));
+    // Webim signs with the new key (step 3): the form is signed with the new key, so the
+    // receiver must hold the new key from then on.
+    const afterSwitch = await toNew.deliver("chat_started", sampleChat({ id: "php-rotation-new" }));
+    assert.equal(afterSwitch.status, 200, `the new receiver accepted it: ${afterSwitch.text}`);
+    assert.ok(received().some((l) => l.chat.id === "php-rotation-new"));
+    const stale = await toOld.deliver("chat_started", sampleChat({ id: "php-rotation-stale" }));
+    assert.deepEqual([stale.status, stale.json.error.code], [502, "origin_unavailable"], "a receiver still on the old key refuses it");
+  });
 
   test("a forged delivery never reaches the PHP receiver", { skip: !php && "php is not installed: this test did not run" }, async () => {
     const e = await edgeWith({ ORIGIN_URL: `http://127.0.0.1:${port}/handler/webim_chat_start.php` });
