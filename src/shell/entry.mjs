@@ -22,14 +22,41 @@ wasm.initSync({ module: wasmModule });
 /** How many times the instance was replaced; a Durable Object rebuilds its wasm side when this moves. */
 let generation = 0;
 
+/**
+ * Settles, by rejecting, when the instance is replaced: every call still waiting on the old
+ * instance then ends. A trap inside a future of the wasm (after an await) unwinds from a
+ * microtask of wasm-bindgen's executor, not through the call that started it, whose promise
+ * would otherwise never settle.
+ */
+let replaced;
+let replace;
+function awaitReplacement() {
+  replaced = new Promise((_, reject) => {
+    replace = reject;
+  });
+  // Nobody may be waiting: that is no error.
+  replaced.catch(() => {});
+}
+awaitReplacement();
+
+/** Traps already recovered from (one may reach a caller and the rejection handler both). */
+const recovered = new WeakSet();
+
 /** After a trap, a fresh instance for whatever comes next. */
 function reset(error) {
-  if (error instanceof WebAssembly.RuntimeError) {
+  if (error instanceof WebAssembly.RuntimeError && !recovered.has(error)) {
+    recovered.add(error);
     wasm.__wbg_reset_state();
     generation += 1;
     console.log(JSON.stringify({ time: new Date().toISOString(), route: "runtime", outcome: "wasm_reinitialized" }));
+    replace(error);
+    awaitReplacement();
   }
 }
+
+// A trap in a microtask of the wasm's executor arrives here, not at any caller.
+addEventListener("unhandledrejection", (event) => reset(event.reason));
+addEventListener("error", (event) => reset(event.error));
 
 /** `reset`, then the error goes on. */
 function recover(error) {
@@ -41,7 +68,7 @@ function recover(error) {
 function guarded(f) {
   try {
     const result = f();
-    return result instanceof Promise ? result.catch(recover) : result;
+    return result instanceof Promise ? Promise.race([result, replaced]).catch(recover) : result;
   } catch (error) {
     return recover(error);
   }
