@@ -4,6 +4,11 @@
 # --transports, --baseline, --no-cold); lab/cold.mjs alone measures start-up.
 # The core's criterion benchmark (lab/criterion.rs) is `cargo bench`, then
 # `node lab/summary.mjs` for the table.
+# With --help (or -h) it only prints lab/run.mjs's usage, without building; with EDGE_BUILD=DIR
+# (a copy of build/, e.g. from lab/build-rev.sh) it measures DIR and builds nothing.
+for arg in "$@"; do
+  case "$arg" in --help | -h) exec node "$(dirname "$0")/run.mjs" --help ;; esac
+done
 source "$(dirname "$0")/../scripts/bootstrap.sh"
-bash scripts/build.sh
+[ -n "${EDGE_BUILD:-}" ] || bash scripts/build.sh
 node lab/run.mjs "$@"

@@ -6,7 +6,7 @@
 // for comparison. Starts of the three workers are taken in turn, in a fresh random order.
 //   usage: node lab/cold.mjs [--starts 6]   (npm run bench runs it with the default)
 import { parseArgs } from "node:util";
-import { configurations, drive, fastOrigin, serve } from "./workerd.mjs";
+import { configurations, drive, fastOrigin, serve, usage } from "./workerd.mjs";
 
 const WORKERS = configurations("empty,js,edge");
 
@@ -41,17 +41,23 @@ export async function coldStarts(bindings, starts = 6) {
     for (const worker of [...WORKERS].sort(() => Math.random() - 0.5)) runs.get(worker.key).push(await once(worker, bindings));
   }
   const med = (key, field) => median(runs.get(key).map((r) => r[field]));
-  console.log(`\nStart-up of a cold isolate: medians of ${starts} fresh workerd processes per worker, taken in turn; ms. "Load CPU" is workerd's CPU until ready, less the empty worker's (${med("empty", "loadCpu").toFixed(1)} ms)\n`);
+  /** The median of `field` over the starts of `key`, less `minus`, and its range over the starts. */
+  const cell = (key, field, minus = 0) => {
+    const xs = runs.get(key).map((r) => r[field] - minus);
+    return `${median(xs).toFixed(1)} (${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)})`;
+  };
+  console.log(`\nStart-up of a cold isolate: ${starts} fresh workerd processes per worker, taken in turn; ms, as median (range over the starts). "Load CPU" is workerd's CPU until ready, less the empty worker's median (${med("empty", "loadCpu").toFixed(1)} ms)\n`);
   console.log("| worker | load CPU above empty | 1st request: latency | 1st request: CPU | 2nd request: latency | 2nd request: CPU |");
   console.log("|---|---|---|---|---|---|");
   for (const w of WORKERS) {
-    const load = w.key === "empty" ? "—" : (med(w.key, "loadCpu") - med("empty", "loadCpu")).toFixed(1);
-    console.log(`| ${w.name} | ${load} | ${med(w.key, "firstMs").toFixed(1)} | ${med(w.key, "firstCpu").toFixed(1)} | ${med(w.key, "secondMs").toFixed(1)} | ${med(w.key, "secondCpu").toFixed(1)} |`);
+    const load = w.key === "empty" ? "—" : cell(w.key, "loadCpu", med("empty", "loadCpu"));
+    console.log(`| ${w.name} | ${load} | ${cell(w.key, "firstMs")} | ${cell(w.key, "firstCpu")} | ${cell(w.key, "secondMs")} | ${cell(w.key, "secondCpu")} |`);
   }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({ options: { starts: { type: "string", default: "6" } } });
+  const { values } = parseArgs({ options: { starts: { type: "string", default: "6" }, help: { type: "boolean", short: "h", default: false } } });
+  if (values.help) usage(import.meta.url);
   const origin = await fastOrigin();
   await coldStarts(origin.bindings, Number(values.starts));
   origin.close();

@@ -1,14 +1,14 @@
 // The job's floor in the runtime benchmark: the calls into the runtime that any worker doing
 // webim-edge's job must make, each by the cheapest means workerd offers, and none of the job's
-// own logic. It reads the delivery, hashes it three times with node:crypto's native hashes as
-// webim-edge reaches them (src/shell/runtime.mjs: synchronous, without a stream per digest; the
-// Webim signature, the event id, the outbound signature), sends it to the origin with the
+// own logic. It reads the delivery, hashes it three times with node:crypto as webim-edge does
+// (src/shell/runtime/helpers.mjs: synchronous, through public APIs only; the Webim signature,
+// the event id, the outbound signature), sends it to the origin with the
 // Standard Webhooks headers under a timeout (ORIGIN_TIMEOUT_MS), writes one log line and answers
 // JSON. It does not percent-decode, parse or clean the chat, or build the event, so every worker
 // doing the whole job costs at least this much; docs/performance.md uses it to bound what
 // "forwarding alone" can be compared with.
 import { Buffer } from "node:buffer";
-import { hmacSha256, sha256 } from "../src/shell/runtime.mjs";
+import { hmacSha256, sha256 } from "../src/shell/runtime/helpers.mjs";
 
 const encoder = new TextEncoder();
 

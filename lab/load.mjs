@@ -7,15 +7,17 @@
 import http from "node:http";
 import { parseArgs } from "node:util";
 import { KEY, SIGNING_SECRET, delivery, eventId, sampleChat } from "../tests/e2e/harness.mjs";
-import { WASM_WORKER, jsWorker, serve } from "./workerd.mjs";
+import { EDGE_WORKER, jsWorker, serve, usage } from "./workerd.mjs";
 
 const { values } = parseArgs({
   options: {
     seconds: { type: "string", default: "30" },
     concurrency: { type: "string", default: "300" },
-    script: { type: "string", default: WASM_WORKER.scriptPath },
+    script: { type: "string", default: EDGE_WORKER.scriptPath },
+    help: { type: "boolean", short: "h", default: false },
   },
 });
+if (values.help) usage(import.meta.url);
 const SECONDS = Number(values.seconds);
 const CONCURRENCY = Number(values.concurrency);
 
@@ -27,7 +29,7 @@ const origin = http.createServer((req, res) => {
 });
 await new Promise((r) => origin.listen(0, "127.0.0.1", r));
 const bindings = { WEBIM_PRIVATE_KEYS: KEY, ORIGIN_URL: `http://127.0.0.1:${origin.address().port}/events`, ORIGIN_SIGNING_SECRET: SIGNING_SECRET };
-const served = await serve(values.script === WASM_WORKER.scriptPath ? WASM_WORKER : jsWorker(values.script), bindings);
+const served = await serve(values.script === EDGE_WORKER.scriptPath ? EDGE_WORKER : jsWorker(values.script), bindings);
 const { url, rssMiB } = served;
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });

@@ -7,17 +7,19 @@
 // Each round runs every worker once, in a fresh random order; each worker's figure in a round
 // is paired with the first worker's in the same round, and the median of those differences is
 // reported, so that the machine's swings between rounds cancel out.
-//   usage: node lab/loop.mjs [--workers floor,edge] [--transport form|query]
+//   usage: node lab/loop.mjs [--workers floor,edge] [--transport form|query|query-bare]
 //                            [--iterations 600] [--rounds 31] [--baseline DIR[,DIR…]]
-//                            [--evict KB]
+//                            [--evict KB] [--against KEY]
 // --workers are keys of the benchmark's configurations (lab/workerd.mjs); --baseline adds
-// earlier builds of webim-edge (each DIR holds worker/shim.mjs), as for lab/run.mjs. --evict
-// writes over KB kilobytes of memory before each delivery, as the runtime's own work between
-// two HTTP requests may, so that the worker's data is no longer in the CPU's caches.
+// earlier builds of webim-edge (each DIR a copy of build/ with its entry.mjs), as for
+// lab/run.mjs. query-bare is the query string without Content-Length. --evict writes over KB
+// kilobytes of memory before each delivery, as the runtime's own work between two HTTP
+// requests may, so that the worker's data is no longer in the CPU's caches. --against KEY adds
+// each worker's paired differences from that one (e.g. edge, to compare probes with it).
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { parseArgs } from "node:util";
-import { REQUESTS, configurations, fastOrigin, serve } from "./workerd.mjs";
+import { REQUESTS, configurations, fastOrigin, serve, usage } from "./workerd.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -27,11 +29,15 @@ const { values } = parseArgs({
     rounds: { type: "string", default: "31" },
     baseline: { type: "string" },
     evict: { type: "string", default: "0" },
+    against: { type: "string" },
+    help: { type: "boolean", short: "h", default: false },
   },
 });
+if (values.help) usage(import.meta.url);
 const delivery = REQUESTS[values.transport];
-// As an HTTP client sends it: with the body's length declared.
-const headers = { ...delivery.headers, "content-length": String(Buffer.byteLength(delivery.body)) };
+if (!delivery) throw new Error(`unknown transport ${values.transport}; known: ${Object.keys(REQUESTS).join(", ")}`);
+// As an HTTP client sends it: with the body's length declared, except over query-bare.
+const headers = delivery.bare ? delivery.headers : { ...delivery.headers, "content-length": String(Buffer.byteLength(delivery.body)) };
 const SCRATCH = "target/bench-loop";
 
 // The wrapper: `n` deliveries through the worker's handler, each a new Request (a body can be
@@ -107,11 +113,21 @@ for (const worker of served) await worker.dispose();
 origin.close();
 
 const median = (xs) => xs.slice().sort((a, b) => a - b)[xs.length >> 1];
-console.log(`\n${n} deliveries (${values.transport}) per request, ${values.rounds} rounds; CPU µs per delivery\n`);
-console.log(`| worker | median | spread over rounds | median of paired differences from ${configs[0].key} |`);
-console.log("|---|---|---|---|");
+/** The median of the paired differences of worker `i` from worker `j`, with their 10th–90th percentiles. */
+function paired(i, j) {
+  if (i === j) return "—";
+  const d = figures[i].map((x, r) => x - figures[j][r]).sort((a, b) => a - b);
+  const at = (p) => d[Math.round(p * (d.length - 1))].toFixed(1);
+  return `${at(0.5)} (${at(0.1)} to ${at(0.9)})`;
+}
+const against = values.against === undefined ? -1 : configs.findIndex((c) => c.key === values.against);
+if (values.against !== undefined && against < 0) throw new Error(`--against ${values.against} is not among the workers`);
+console.log(`\n${n} deliveries (${values.transport}) per request, ${values.rounds} rounds; CPU µs per delivery; paired differences as median (10th to 90th percentile over rounds)\n`);
+const extra = against < 0 ? "" : ` paired differences from ${configs[against].key} |`;
+console.log(`| worker | median | spread over rounds | paired differences from ${configs[0].key} |${extra}`);
+console.log(`|---|---|---|---|${against < 0 ? "" : "---|"}`);
 for (const [i, config] of configs.entries()) {
   const xs = figures[i].slice().sort((a, b) => a - b);
-  const paired = i === 0 ? "—" : median(figures[i].map((x, r) => x - figures[0][r])).toFixed(1);
-  console.log(`| ${config.key} | ${median(xs).toFixed(1)} | ${xs[0].toFixed(0)}–${xs[xs.length - 1].toFixed(0)} | ${paired} |`);
+  const more = against < 0 ? "" : ` ${paired(i, against)} |`;
+  console.log(`| ${config.key} | ${median(xs).toFixed(1)} | ${xs[0].toFixed(0)}–${xs[xs.length - 1].toFixed(0)} | ${paired(i, 0)} |${more}`);
 }

@@ -9,7 +9,7 @@
 // --worker is a key of the benchmark's configurations (lab/workerd.mjs), as for lab/run.mjs.
 import { parseArgs } from "node:util";
 import WebSocket from "ws";
-import { configurations, drive, fastOrigin, serve } from "./workerd.mjs";
+import { configurations, drive, fastOrigin, serve, usage } from "./workerd.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -17,8 +17,10 @@ const { values } = parseArgs({
     transport: { type: "string", default: "query" },
     requests: { type: "string", default: "3000" },
     top: { type: "string", default: "30" },
+    help: { type: "boolean", short: "h", default: false },
   },
 });
+if (values.help) usage(import.meta.url);
 const [config] = configurations(values.worker);
 const TRANSPORT = values.transport;
 const REQUESTS = Number(values.requests);

@@ -8,6 +8,22 @@ import { availableParallelism } from "node:os";
 import { Miniflare } from "miniflare";
 import { KEY, SIGNING_SECRET, WASM_WORKER, delivery, sampleChat } from "../tests/e2e/harness.mjs";
 
+/**
+ * For --help: prints the leading comment of the lab script at `url` (its import.meta.url),
+ * which says what it measures and how it is called, and exits.
+ */
+export function usage(url) {
+  const lines = readFileSync(new URL(url), "utf8").split("\n");
+  const start = lines[0].startsWith("#!") ? 1 : 0;
+  const comment = [];
+  for (const line of lines.slice(start)) {
+    if (!line.startsWith("//")) break;
+    comment.push(line.replace(/^\/\/ ?/, ""));
+  }
+  console.log(comment.join("\n"));
+  process.exit(0);
+}
+
 /** The benchmarks' delivery: one signed chat of about 4 KB (Cyrillic, emoji, URLs with credentials). */
 export const BENCH_CHAT = (() => {
   let chat = sampleChat();
@@ -16,16 +32,23 @@ export const BENCH_CHAT = (() => {
 })();
 /**
  * The two ways Webim can hand over a delivery's parameters: in the query string with an empty
- * body (what Webim's documentation describes), or as an urlencoded form body.
+ * body (what Webim's documentation describes), or as an urlencoded form body. Both declare the
+ * body's length (`Content-Length: 0` for the query string).
  */
 export const TRANSPORTS = ["query", "form"];
-/** The request for `chat` over `transport`. */
+/**
+ * Every transport the lab knows: the two above, and `query-bare`, the query string with no
+ * `Content-Length` at all (a body of undeclared length, which webim-edge leaves to its general
+ * handler). Named with --transports.
+ */
+export const ALL_TRANSPORTS = ["query", "query-bare", "form"];
+/** The request for `chat` over `transport`; `bare` when it declares no length. */
 function request(chat, transport) {
   const { query, init } = delivery(chat, { form: transport === "form" });
-  return { path: `/webim/chat_started${query}`, headers: init.headers ?? {}, body: init.body ?? "" };
+  return { path: `/webim/chat_started${query}`, headers: init.headers ?? {}, body: init.body ?? "", bare: transport === "query-bare" };
 }
-/** The benchmark request of each transport: path, headers and body. */
-export const REQUESTS = Object.fromEntries(TRANSPORTS.map((transport) => [transport, request(BENCH_CHAT, transport)]));
+/** The benchmark request of each transport: path, headers, body and `bare`. */
+export const REQUESTS = Object.fromEntries(ALL_TRANSPORTS.map((transport) => [transport, request(BENCH_CHAT, transport)]));
 let distinctEvents = 0;
 /**
  * A new event of the benchmark chat, signed: what the outbox must store anew. Every
@@ -61,7 +84,7 @@ export async function drive(url, count, concurrency, transport = "form", { disti
   let next = 0;
   const one = () =>
     new Promise((resolve, reject) => {
-      const { path, headers, body } = distinct ? distinctRequest(transport, distinct) : REQUESTS[transport];
+      const { path, headers, body, bare } = distinct ? distinctRequest(transport, distinct) : REQUESTS[transport];
       const started = process.hrtime.bigint();
       const req = http.request(new URL(path, url), { method: "POST", agent, headers }, (res) => {
         res.resume();
@@ -72,7 +95,10 @@ export async function drive(url, count, concurrency, transport = "form", { disti
         });
       });
       req.on("error", reject);
-      req.end(body);
+      // Without a body, neither Content-Length nor chunked encoding: a length left undeclared.
+      if (bare) req.useChunkedEncodingByDefault = false;
+      if (bare) req.end();
+      else req.end(body);
     });
   const lane = async () => {
     while (next < count) {
@@ -89,6 +115,20 @@ export async function drive(url, count, concurrency, transport = "form", { disti
 
 /** Options for a plain JavaScript worker of lab/. */
 export const jsWorker = (scriptPath) => ({ scriptPath, modules: true, modulesRoot: ".", compatibilityDate: WASM_WORKER.compatibilityDate });
+/** webim-edge from `dir`, build/ or a copy of it inside the project (entry.mjs beside index.js). */
+export const edgeFrom = (dir) => ({ ...WASM_WORKER, modulesRoot: ".", scriptPath: `${dir.replace(/\/+$/, "")}/entry.mjs` });
+/**
+ * The build the lab measures as webim-edge: build/, or the directory in EDGE_BUILD (a copy of
+ * build/ inside the project, such as lab/build-rev.sh makes, which builds of the tree by others
+ * do not replace while it is measured).
+ */
+export const EDGE_BUILD = process.env.EDGE_BUILD || "build";
+/**
+ * webim-edge as built: the module entry entry.mjs, which imports ./index.js and
+ * ./index_bg.wasm, and index.js its snippets under snippets/. The project's root is the
+ * modules' root, so that it holds all of them.
+ */
+export const EDGE_WORKER = edgeFrom(EDGE_BUILD);
 export { WASM_WORKER };
 
 /**
@@ -103,21 +143,22 @@ export const CONFIGS = {
   forward: { name: "forwarding alone", options: jsWorker("lab/forward-only.mjs") },
   floor: { name: "the job's floor (its runtime calls, none of its logic)", options: { ...jsWorker("lab/floor.mjs"), compatibilityFlags: ["nodejs_compat"] } },
   js: { name: "JavaScript + WebCrypto", options: jsWorker("lab/js-reference.mjs") },
-  edge: { name: "webim-edge (Rust/wasm)", options: WASM_WORKER },
-  "edge-webim": { name: "webim-edge, Webim format to the origin", options: WASM_WORKER, bindings: { ORIGIN_FORMAT: "webim" } },
+  edge: { name: "webim-edge (Rust/wasm)", options: EDGE_WORKER },
+  "edge-webim": { name: "webim-edge, Webim format to the origin", options: EDGE_WORKER, bindings: { ORIGIN_FORMAT: "webim" } },
   // Each request a new event, five to a chat, stored in its chat's outbox and delivered from
   // the object's alarm in the same workerd process: its CPU per request is accepting and
   // delivering one event, and a fifth of creating a chat's object.
   "edge-outbox": {
     name: "webim-edge, outbox (accept + deliver)",
-    options: { ...WASM_WORKER, durableObjects: { OUTBOX: { className: "ChatOutbox", useSQLite: true } } },
+    options: { ...EDGE_WORKER, durableObjects: { OUTBOX: { className: "ChatOutbox", useSQLite: true } } },
     distinct: 5,
   },
 };
 /**
  * The configurations named by `workers` (keys of CONFIGS, comma-separated), then earlier builds
  * of webim-edge given as `baseline` (`DIR[,DIR…]`, each DIR inside this project a copy of
- * build/ holding its worker/shim.mjs), to compare versions in one run.
+ * build/ holding its entry.mjs, index.js, index_bg.wasm and snippets/), to compare versions in
+ * one run.
  */
 export function configurations(workers, baseline) {
   const named = workers.split(",").map((key) => {
@@ -127,7 +168,7 @@ export function configurations(workers, baseline) {
   const builds = (baseline?.split(",") ?? []).map((dir) => ({
     key: `baseline ${dir}`,
     name: `webim-edge baseline (${dir})`,
-    options: { ...WASM_WORKER, scriptPath: `${dir}/worker/shim.mjs` },
+    options: edgeFrom(dir),
   }));
   return [...named, ...builds];
 }
