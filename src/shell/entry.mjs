@@ -6,7 +6,8 @@
 // A request goes first to the wasm's synchronous `start` (src/shell/handlers/fetch.rs), which
 // finishes a direct delivery up to the origin's answer without awaiting in the wasm; this entry
 // does the waiting (for the body, for the origin) and goes back to the wasm with what it waited
-// for. A body of declared length within the wasm's `readAhead` is read before that first call.
+// for. A body of declared length within the wasm's `readAhead` is read before that first call,
+// and a request without a body passes an empty one.
 // Whatever `start` cannot finish alone goes to the general `fetch` handler whole, with the body
 // when it was read already (a body is never read twice).
 //
@@ -95,8 +96,13 @@ function fetch(request, env) {
   }
   const declared = readAhead ? Number(request.headers.get("content-length")) : 0;
   if (declared > 0 && declared <= readAhead) return readThenStart(request, env);
+  // A request without a body (Webim's query-string POST, whether or not it says
+  // `Content-Length: 0`) has nothing to wait for: its empty body goes with the first call.
+  if (request.body === null) return start(request, env, NO_BODY);
   return start(request, env);
 }
+
+const NO_BODY = new Uint8Array(0);
 
 /** Reads the body whole, then goes on with it. */
 function readThenStart(request, env) {
