@@ -1,5 +1,5 @@
 //! The runtime's native hashing (`node:crypto` under the `nodejs_compat` flag) as the core's
-//! [`Hashing`], each digest one call into runtime.mjs. Should a call ever fail, a MAC or an MD5
+//! [`Hashing`], each digest one call into helpers.mjs. Should a call ever fail, a MAC or an MD5
 //! is `None`, which the core treats as no match (nothing is accepted or sent on it), and
 //! SHA-256 (the event id, which cannot be refused) falls back to [`RustCrypto`]. The wasm
 //! therefore carries no HMAC or MD5 code of its own. How much native hashing saves is measured

@@ -53,7 +53,7 @@ impl RequestHead {
         RequestHead::read(&describe(req))
     }
 
-    /// Reads runtime.mjs's `describe`: the method and the URL on a line each, then each header
+    /// Reads helpers.mjs's `describe`: the method and the URL on a line each, then each header
     /// as `=value` or nothing on a line of its own. Neither a URL nor a header value can hold a
     /// line break; what does not read is left empty.
     fn read(described: &[u8]) -> RequestHead {
@@ -136,7 +136,7 @@ pub fn response(reply: Reply) -> Result<web_sys::Response, JsValue> {
     Ok(respond(reply.status, &head, &reply.body))
 }
 
-/// A header list as the one string the helpers in runtime.mjs read: names and values on lines
+/// A header list as the one string the helpers in helpers.mjs read: names and values on lines
 /// of their own. `None` if one holds a line break, which no header may.
 pub fn head<N: AsRef<str>, V: AsRef<str>>(headers: &[(N, V)]) -> Option<String> {
     let mut head = String::new();
