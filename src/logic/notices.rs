@@ -18,6 +18,14 @@ pub const NOTICE_RETRY_CAP_MS: u64 = 900_000;
 /// The longest an alert may wait for its endpoint (the origin's timeout, if shorter).
 pub const ALERT_TIMEOUT_MS: u32 = 5_000;
 
+/// How long a notice waits after its `failures`-th failed try (1-based): [`NOTICE_RETRY_MS`],
+/// doubling, at most [`NOTICE_RETRY_CAP_MS`].
+pub fn retry_wait_ms(failures: u32) -> u64 {
+    NOTICE_RETRY_MS
+        .saturating_mul(1 << failures.saturating_sub(1).min(20))
+        .min(NOTICE_RETRY_CAP_MS)
+}
+
 /// What a dead event's notices stand at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Notices {
@@ -76,8 +84,7 @@ impl Notices {
         let failed = (owed.index && !indexed) || (owed.alert && !alerted);
         if failed {
             next.failures = next.failures.saturating_add(1);
-            let doubled = NOTICE_RETRY_MS.saturating_mul(1 << (next.failures - 1).min(20));
-            next.due_at_ms = now_ms.saturating_add(doubled.min(NOTICE_RETRY_CAP_MS));
+            next.due_at_ms = now_ms.saturating_add(retry_wait_ms(next.failures));
         }
         next
     }

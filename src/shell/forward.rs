@@ -5,11 +5,13 @@
 use worker::wasm_bindgen_futures::JsFuture;
 
 use crate::logic::event::Event;
+use crate::logic::log_line::LogLine;
+use crate::logic::notices::ALERT_TIMEOUT_MS;
 use crate::logic::origin::OriginRequest;
 use crate::logic::retry::OriginAnswer;
 use crate::logic::settings::Settings;
 use crate::shell::runtime::crypto::NodeCrypto;
-use crate::shell::runtime::{http, now_ms};
+use crate::shell::runtime::{http, log, now_ms};
 
 /// Delivers `event` once, signed afresh for this attempt; `verified_by` is the index of the
 /// Webim key that verified its delivery. `status` is `None` when the origin could not be
@@ -55,6 +57,25 @@ pub async fn send(request: &OriginRequest<'_>, timeout_ms: u32) -> OriginAnswer 
         ),
         None => OriginAnswer::default(),
     }
+}
+
+/// Sends a notice (a dead event, an origin down or up) to `ALERT_URL` and logs it on `line`:
+/// whether the endpoint took it (`false` without `ALERT_URL`).
+pub async fn alert(settings: &Settings, body: Vec<u8>, mut line: LogLine) -> bool {
+    let Some(url) = &settings.alert_url else {
+        return false;
+    };
+    let started = now_ms();
+    let timeout = settings.origin_timeout_ms.min(ALERT_TIMEOUT_MS);
+    let answer = send(&url.json(body), timeout).await;
+    line.origin_status = answer.status;
+    line.outcome = if answer.accepted() {
+        "alerted"
+    } else {
+        "alert_failed"
+    };
+    log(line.line(started, now_ms()));
+    answer.accepted()
 }
 
 /// Starts the POST of `request`: a promise of what [`answer`] reads. `None` when a header

@@ -331,9 +331,6 @@ impl Chat<'_> {
 
     /// Announces one dead event at `ALERT_URL`: `true` when the endpoint took it.
     async fn alert(&self, settings: &Settings, row: &Row) -> bool {
-        let Some(alert_url) = &settings.alert_url else {
-            return false;
-        };
         let entry = dead_entry(row);
         let body = notices::alert_body(&DeadEvent {
             id: entry.id.clone(),
@@ -342,20 +339,10 @@ impl Chat<'_> {
             attempts: entry.attempts,
             last_status: entry.last_status,
         });
-        let started = now_ms();
-        let timeout = settings.origin_timeout_ms.min(notices::ALERT_TIMEOUT_MS);
-        let answer = forward::send(&alert_url.json(body), timeout).await;
         let mut line = LogLine::new("alert");
         line.id = Some(entry.id);
         line.chat(row.stored.chat_id.as_deref());
-        line.origin_status = answer.status;
-        line.outcome = if answer.accepted() {
-            "alerted"
-        } else {
-            "alert_failed"
-        };
-        log(line.line(started, now_ms()));
-        answer.accepted()
+        forward::alert(settings, body, line).await
     }
 
     /// `View`: the chat's events in order, with their attempts (admin view).

@@ -10,7 +10,7 @@ use worker::Env;
 
 use crate::logic::breaker::{self, Health, Policy, Transition, Waiting};
 use crate::logic::log_line::LogLine;
-use crate::logic::notices::{ALERT_TIMEOUT_MS, ALERT_TRIES, NOTICE_RETRY_CAP_MS, NOTICE_RETRY_MS};
+use crate::logic::notices::{self, ALERT_TRIES};
 use crate::logic::reply::Reply;
 use crate::logic::retry::OriginAnswer;
 use crate::logic::settings::Settings;
@@ -366,31 +366,15 @@ impl<'a> OriginWatch<'a> {
             let (Some(seq), body, tries) = (row.number(0), row.bytes(1), row.count(2)) else {
                 continue;
             };
-            let sent = match &settings.alert_url {
-                Some(url) => {
-                    let timeout = settings.origin_timeout_ms.min(ALERT_TIMEOUT_MS);
-                    let answer = forward::send(&url.json(body), timeout).await;
-                    let mut line = LogLine::new("alert");
-                    line.origin = Some(self.name.to_string());
-                    line.origin_status = answer.status;
-                    line.outcome = if answer.accepted() {
-                        "alerted"
-                    } else {
-                        "alert_failed"
-                    };
-                    log(line.line(now, now_ms()));
-                    answer.accepted()
-                }
-                None => true,
-            };
+            let mut line = LogLine::new("alert");
+            line.origin = Some(self.name.to_string());
+            let sent = settings.alert_url.is_none() || forward::alert(settings, body, line).await;
             let tries = tries.saturating_add(1);
             if sent || tries >= ALERT_TRIES {
                 self.storage
                     .exec("DELETE FROM notices WHERE seq = ?", &[Value::Int(seq)])?;
             } else {
-                let wait = NOTICE_RETRY_MS
-                    .saturating_mul(1 << (tries - 1).min(20))
-                    .min(NOTICE_RETRY_CAP_MS);
+                let wait = notices::retry_wait_ms(tries);
                 self.storage.exec(
                     "UPDATE notices SET tries = ?, due = ? WHERE seq = ?",
                     &[
