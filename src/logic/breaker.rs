@@ -19,7 +19,7 @@
 //!   does not count toward its event's attempts ([`counts_toward_attempts`]), so no event dies
 //!   while its origin is down.
 //! - Any answer that shows the origin up marks it up again; the waiting chats are then woken in
-//!   growing batches a second apart ([`ramp_start`], [`ramp_step`]), not all at once.
+//!   growing batches a second apart ([`ramp_step`], from step 0), not all at once.
 
 use serde::Serialize;
 
@@ -136,7 +136,7 @@ pub enum Transition {
         last_status: String,
     },
     /// The origin is up again: announce it ([`up_notice`]) and start releasing the waiting
-    /// chats ([`ramp_start`]).
+    /// chats ([`ramp_step`]).
     CameUp {
         /// When it went down (unix ms).
         down_since_ms: u64,
@@ -196,13 +196,18 @@ pub fn report(
     (next, transition)
 }
 
-/// Whether an attempt counts toward its event's `MAX_ATTEMPTS`. `after` is the origin's health
-/// after the attempt was reported. An availability failure does not count when the attempt
-/// was a probe, or when the origin is down after it (it found the origin down, or made it
-/// so): no event dies of an outage. Every other attempt counts, a 4xx refusal included, probe
-/// or not (it showed the origin up).
-pub fn counts_toward_attempts(was_probe: bool, answer: &OriginAnswer, after: &Health) -> bool {
-    !(is_availability_failure(answer) && (was_probe || after.is_down()))
+/// Whether an attempt counts toward its event's `MAX_ATTEMPTS`. `origin_down` is whether the
+/// origin is down after the attempt was reported (`None` when the origin's object did not
+/// answer: the attempt counts as it would without the breaker). An availability failure does
+/// not count when the attempt was a probe, or when the origin is down after it (it found the
+/// origin down, or made it so): no event dies of an outage. Every other attempt counts, a 4xx
+/// refusal included, probe or not (it showed the origin up).
+pub fn counts_toward_attempts(
+    was_probe: bool,
+    answer: &OriginAnswer,
+    origin_down: Option<bool>,
+) -> bool {
+    !(is_availability_failure(answer) && (was_probe || origin_down == Some(true)))
 }
 
 /// What a chat hears of an origin in answer to a report: down, up with failures in its run
@@ -258,13 +263,6 @@ pub fn reported(answer: &OriginAnswer, previous_status: Option<&str>, last_heard
         })
     });
     is_availability_failure(answer) || failed_before || last_heard != Heard::Up
-}
-
-/// [`counts_toward_attempts`] as a chat knows it: `origin_down` is the state its report was
-/// answered with (`None` when the origin's object did not answer, and the attempt counts as
-/// it would without the breaker).
-pub fn counts_for_chat(was_probe: bool, answer: &OriginAnswer, origin_down: Option<bool>) -> bool {
-    !(is_availability_failure(answer) && (was_probe || origin_down == Some(true)))
 }
 
 /// When the next probe is due (unix ms): `probe_ms` after the origin went down or after the
@@ -366,12 +364,6 @@ pub fn ramp_step(index: u32, waiting: u64, now_ms: u64) -> RampStep {
         at_ms: now_ms.saturating_add(RAMP_STEP_MS),
     });
     RampStep { wake, next }
-}
-
-/// The ramp's first step, right after the probe that found the origin up (the probe's chat
-/// goes on by itself).
-pub fn ramp_start(waiting: u64, now_ms: u64) -> RampStep {
-    ramp_step(0, waiting, now_ms)
 }
 
 /// The origin's name as shown: the setting's name, which is all a notice or the admin view
@@ -549,14 +541,14 @@ mod chat_side_tests {
     }
 
     #[test]
-    fn no_event_dies_of_an_outage() {
-        assert!(!counts_for_chat(true, &status(Some(503)), Some(true)));
-        assert!(!counts_for_chat(true, &status(None), None));
-        assert!(!counts_for_chat(false, &status(Some(503)), Some(true)));
-        assert!(counts_for_chat(false, &status(Some(503)), Some(false)));
-        assert!(counts_for_chat(false, &status(Some(503)), None));
-        assert!(counts_for_chat(true, &status(Some(400)), Some(true)));
-        assert!(counts_for_chat(false, &status(Some(204)), Some(true)));
+    fn an_origin_that_does_not_answer_leaves_the_count_as_without_the_breaker() {
+        assert!(!counts_toward_attempts(true, &status(None), None));
+        assert!(counts_toward_attempts(false, &status(Some(503)), None));
+        assert!(counts_toward_attempts(
+            false,
+            &status(Some(204)),
+            Some(true)
+        ));
     }
 }
 
@@ -808,21 +800,31 @@ mod tests {
 
     #[test]
     fn a_failed_probe_or_a_failure_while_down_does_not_count() {
-        let up = Health::default();
-        let down = down_at(0);
         let failure = answer(Some(503));
         // Before the outage, failures count as usual.
-        assert!(counts_toward_attempts(false, &failure, &up));
-        assert!(counts_toward_attempts(false, &answer(None), &up));
+        assert!(counts_toward_attempts(false, &failure, Some(false)));
+        assert!(counts_toward_attempts(false, &answer(None), Some(false)));
         // A failed probe, or a failure that found or made the origin down, does not.
-        assert!(!counts_toward_attempts(true, &failure, &down));
-        assert!(!counts_toward_attempts(true, &failure, &up));
-        assert!(!counts_toward_attempts(false, &failure, &down));
-        assert!(!counts_toward_attempts(false, &answer(None), &down));
+        assert!(!counts_toward_attempts(true, &failure, Some(true)));
+        assert!(!counts_toward_attempts(true, &failure, Some(false)));
+        assert!(!counts_toward_attempts(false, &failure, Some(true)));
+        assert!(!counts_toward_attempts(false, &answer(None), Some(true)));
         // A refusal counts, probe or not: the origin answered.
-        assert!(counts_toward_attempts(true, &answer(Some(422)), &up));
-        assert!(counts_toward_attempts(false, &answer(Some(422)), &up));
-        assert!(counts_toward_attempts(true, &answer(Some(200)), &up));
+        assert!(counts_toward_attempts(
+            true,
+            &answer(Some(422)),
+            Some(false)
+        ));
+        assert!(counts_toward_attempts(
+            false,
+            &answer(Some(422)),
+            Some(false)
+        ));
+        assert!(counts_toward_attempts(
+            true,
+            &answer(Some(200)),
+            Some(false)
+        ));
     }
 
     #[test]
@@ -838,7 +840,7 @@ mod tests {
             let failure = answer(Some(503));
             let (next, _) = report(&health, ["evt_a", "evt_b"][event], &failure, now, &POLICY);
             health = next;
-            if counts_toward_attempts(was_probe, &failure, &health) {
+            if counts_toward_attempts(was_probe, &failure, Some(health.is_down())) {
                 counted[event] += 1;
             }
             now += 30_000;
@@ -853,21 +855,21 @@ mod tests {
         assert_eq!(batches, [2, 4, 8, 16, 32, 64, 100, 100, 100]);
         assert_eq!(ramp_batch(u32::MAX), RAMP_CAP);
         assert_eq!(
-            ramp_start(0, 5),
+            ramp_step(0, 0, 5),
             RampStep {
                 wake: 0,
                 next: None
             }
         );
         assert_eq!(
-            ramp_start(1, 5),
+            ramp_step(0, 1, 5),
             RampStep {
                 wake: 1,
                 next: None
             }
         );
         assert_eq!(
-            ramp_start(3, 5),
+            ramp_step(0, 3, 5),
             RampStep {
                 wake: 2,
                 next: Some(NextStep {
@@ -896,7 +898,7 @@ mod tests {
     /// Runs the ramp over `n` waiting chats from `start_ms`: (time of the last step, chats
     /// woken, the largest batch).
     fn ramp_all(n: u64, start_ms: u64) -> (u64, u64, u64) {
-        let mut step = ramp_start(n, start_ms);
+        let mut step = ramp_step(0, n, start_ms);
         let (mut at, mut woken, mut biggest) = (start_ms, 0, 0);
         loop {
             woken += step.wake;

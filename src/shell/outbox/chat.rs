@@ -243,7 +243,7 @@ impl Chat<'_> {
         } else {
             None
         };
-        let counts = breaker::counts_for_chat(probe, &answer, down);
+        let counts = breaker::counts_toward_attempts(probe, &answer, down);
         let attempts = if counts {
             pending.attempts.saturating_add(1)
         } else {
