@@ -17,7 +17,7 @@
 // this project, is a copy of build/ with its entry.mjs), to compare versions. EDGE_BUILD=DIR
 // measures DIR (a copy of build/, e.g. from lab/build-rev.sh) as webim-edge instead of build/.
 //   usage: node lab/run.mjs [--requests 6000] [--processes 2] [--batch 200] [--concurrency 8]
-//                           [--workers empty,forward,floor,js,edge,edge-webim,edge-outbox]
+//                           [--workers empty,forward,floor,js,edge,edge-webim,edge-outbox[,js-outbox]]
 //                           [--transports query,form[,query-bare]]
 //                           [--baseline DIR[,DIR…]] [--no-cold]
 import { readFileSync, readdirSync, statSync } from "node:fs";
@@ -136,7 +136,7 @@ console.log("|---|---|---|---|---|---|---|---|---|");
 for (const r of results) {
   console.log(`| ${r.config.name} | ${r.transport} | ${r.cpu.toFixed(0)} | ${r.config.floor ? "—" : above(r).toFixed(0)} | ${r.perProcess.map((c) => c.toFixed(0)).join(", ")} | ${r.rps.toFixed(0)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.config.floor ? "—" : r.failures} |`);
 }
-console.log(`\nCPU above the empty worker, as ratios over the run, each with the range that holds 90 % of it over resamplings of the ${BATCHES} turns (targets: ≤ 0.75 of JavaScript, ≤ 1.5 of forwarding alone):`);
+console.log(`\nCPU above the empty worker, as ratios over the run, each with the range that holds 90 % of it over resamplings of the ${BATCHES} turns (targets: ≤ 0.75 of JavaScript, the outbox ≤ 0.75 of the JavaScript outbox, ≤ 1.5 of forwarding alone):`);
 for (const transport of transports) {
   for (const r of results.filter((x) => x.transport === transport && !x.config.floor && x.config.key !== "js" && x.config.key !== "forward")) {
     const js = find("js", transport);
@@ -144,6 +144,8 @@ for (const transport of transports) {
     const parts = [];
     if (js) parts.push(`÷ JavaScript = ${ratio(r, js)}`);
     if (forward) parts.push(`÷ forwarding alone = ${ratio(r, forward)}`);
+    const jsOutbox = find("js-outbox", transport);
+    if (jsOutbox && r.config.key === "edge-outbox") parts.push(`÷ JavaScript outbox = ${ratio(r, jsOutbox)}`);
     if (parts.length) console.log(`- ${transport}: ${r.config.name} ${parts.join("; ")}`);
   }
 }

@@ -153,6 +153,13 @@ export const CONFIGS = {
     options: { ...EDGE_WORKER, durableObjects: { OUTBOX: { className: "ChatOutbox", useSQLite: true } } },
     distinct: 5,
   },
+  // The same job as a plain JavaScript Worker with a SQLite Durable Object per chat
+  // (lab/js-outbox.mjs), bound and driven as edge-outbox is: what edge-outbox is compared with.
+  "js-outbox": {
+    name: "JavaScript outbox (accept + deliver)",
+    options: { ...jsWorker("lab/js-outbox.mjs"), durableObjects: { OUTBOX: { className: "JsChatOutbox", useSQLite: true } } },
+    distinct: 5,
+  },
 };
 /**
  * The configurations named by `workers` (keys of CONFIGS, comma-separated), then earlier builds
