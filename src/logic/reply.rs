@@ -19,10 +19,24 @@ impl Reply {
     pub fn json<T: Serialize + ?Sized>(status: u16, value: &T) -> Reply {
         // Serializing our own plain structures cannot fail; an empty object is a safe fallback.
         let body = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
+        Reply::json_text(status, body)
+    }
+
+    /// A reply of JSON already written.
+    pub fn json_text(status: u16, body: Vec<u8>) -> Reply {
         Reply {
             status,
             headers: vec![("content-type", "application/json".into())],
             body,
+        }
+    }
+
+    /// A plain-text reply (the outbox objects' short answers to each other).
+    pub fn text(status: u16, body: impl Into<Vec<u8>>) -> Reply {
+        Reply {
+            status,
+            headers: vec![("content-type", "text/plain".into())],
+            body: body.into(),
         }
     }
 
@@ -68,6 +82,18 @@ mod tests {
             reply.headers,
             vec![("content-type", "application/json".to_string())]
         );
+    }
+
+    #[test]
+    fn text_and_written_json_say_their_type() {
+        let text = Reply::text(200, "down");
+        assert_eq!(text.body, b"down");
+        assert_eq!(
+            text.headers,
+            vec![("content-type", "text/plain".to_string())]
+        );
+        let json = Reply::json_text(200, b"[]".to_vec());
+        assert_eq!(json, Reply::json(200, &Vec::<u8>::new()));
     }
 
     #[test]

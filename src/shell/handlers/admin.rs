@@ -60,11 +60,7 @@ async fn api(
             let mut body = b"{\"origins\":[".to_vec();
             body.extend(views.join(&b","[..]));
             body.extend(b"]}");
-            Reply {
-                status: 200,
-                headers: vec![("content-type", "application/json".into())],
-                body,
-            }
+            Reply::json_text(200, body)
         }
         AdminRoute::ReplayMatching => {
             let filter = DeadFilter::from_json(&body.await?)?;

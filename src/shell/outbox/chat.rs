@@ -292,20 +292,12 @@ impl Chat<'_> {
             pending.filter(|p| settings.origin_name_for(p.event.event_type) == origin)
         else {
             self.events.set_wait(origin, false)?;
-            return Ok(Reply {
-                status: 200,
-                headers: vec![("content-type", "text/plain".into())],
-                body: b"none".to_vec(),
-            });
+            return Ok(Reply::text(200, "none"));
         };
         let policy = self.policy(settings)?;
         let (_, status) = self.try_once(settings, &policy, &pending, true).await?;
         let _ = self.schedule().await;
-        Ok(Reply {
-            status: 200,
-            headers: vec![("content-type", "text/plain".into())],
-            body: status.into_bytes(),
-        })
+        Ok(Reply::text(200, status))
     }
 
     /// Tells the dead index and `ALERT_URL` of the deaths whose notices are due, each notice
@@ -352,11 +344,7 @@ impl Chat<'_> {
             return Ok(EdgeError::NotFound.reply());
         }
         let stored: Vec<_> = rows.into_iter().map(|r| r.stored).collect();
-        Ok(Reply {
-            status: 200,
-            headers: vec![("content-type", "application/json".into())],
-            body: outbox::chat_view(&stored),
-        })
+        Ok(Reply::json_text(200, outbox::chat_view(&stored)))
     }
 
     /// `Replay`: a dead event back to pending, its attempts from zero.

@@ -27,11 +27,7 @@ async fn send(env: &Env, name: &str, call: &Call, body: Option<&[u8]>) -> Option
 /// anything else (or no answer) as `storage_unavailable`.
 async fn ask(env: &Env, name: &str, call: &Call) -> Result<Reply, EdgeError> {
     match send(env, name, call, None).await {
-        Some((status @ 200..=299, body)) => Ok(Reply {
-            status,
-            headers: vec![("content-type", "application/json".into())],
-            body,
-        }),
+        Some((status @ 200..=299, body)) => Ok(Reply::json_text(status, body)),
         Some((404, _)) => Err(EdgeError::NotFound),
         _ => Err(EdgeError::StorageUnavailable),
     }

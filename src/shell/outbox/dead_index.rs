@@ -139,11 +139,7 @@ pub fn take(storage: &Storage, f: &DeadFilter, limit: u32) -> Result<Reply> {
         .filter_map(entry)
         .collect();
     let remaining = count(storage, f)?.saturating_sub(entries.len() as u64);
-    Ok(Reply {
-        status: 200,
-        headers: vec![("content-type", "text/plain".into())],
-        body: encode_taken(remaining, &entries).into_bytes(),
-    })
+    Ok(Reply::text(200, encode_taken(remaining, &entries)))
 }
 
 /// `/admin/dead`: the newest matching dead events, and how many match.

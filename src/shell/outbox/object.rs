@@ -83,11 +83,10 @@ impl ChatOutbox {
             }
             Some(Call::IndexFind { id }) => match dead_index::find(self.storage(), &id)? {
                 // The entry travels in the protocol's own encoding (read back by the client).
-                Some(entry) => Ok(Reply {
-                    status: 200,
-                    headers: vec![("content-type", "text/plain".into())],
-                    body: Call::IndexPut(entry).encode().path_and_query.into_bytes(),
-                }),
+                Some(entry) => Ok(Reply::text(
+                    200,
+                    Call::IndexPut(entry).encode().path_and_query,
+                )),
                 None => Ok(EdgeError::NotFound.reply()),
             },
             Some(Call::IndexRemove { id, died_at_ms }) => {

@@ -240,7 +240,7 @@ impl<'a> OriginWatch<'a> {
         } else {
             self.remove_waiting(chat)?;
         }
-        Ok(text(word(&next)))
+        Ok(Reply::text(200, word(&next)))
     }
 
     /// A chat that would attempt the origin, or wakes while waiting for it.
@@ -250,7 +250,7 @@ impl<'a> OriginWatch<'a> {
             self.add_waiting(chat, pending, now_ms())?;
             self.arm(settings, now_ms()).await?;
         }
-        Ok(text(word(&health)))
+        Ok(Reply::text(200, word(&health)))
     }
 
     /// The origin as `/admin/origins` shows it.
@@ -403,13 +403,4 @@ fn read_health(c: &Cells) -> (Health, Option<u32>) {
         last_probe_at_ms: c.number(6),
     };
     (health, c.number(7).and_then(|n| u32::try_from(n).ok()))
-}
-
-/// A plain-text answer.
-fn text(word: &str) -> Reply {
-    Reply {
-        status: 200,
-        headers: vec![("content-type", "text/plain".into())],
-        body: word.as_bytes().to_vec(),
-    }
 }
