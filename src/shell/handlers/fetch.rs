@@ -225,18 +225,8 @@ async fn handle(
         Route::Admin(admin_route) => {
             let settings = configured(&loaded, line)?;
             // Read only by a route that takes a body (a dead-event filter).
-            let content_length = head
-                .content_length
-                .as_deref()
-                .and_then(|n| n.trim().parse().ok());
-            let body = async {
-                match body {
-                    Some(body) => Ok(body),
-                    None => read_body(req, crate::logic::admin::MAX_BODY_BYTES, content_length)
-                        .await
-                        .map_err(|()| EdgeError::PayloadTooLarge),
-                }
-            };
+            let declared = head.declared_length();
+            let body = body_of(req, body, crate::logic::admin::MAX_BODY_BYTES, declared);
             return admin::handle(&head, body, env, settings, admin_route).await;
         }
         Route::Event(event_type) => event_type,
@@ -278,12 +268,24 @@ fn configured<'a>(
 /// Intake steps 1–2, before the body is read: the declared `content-length`, once admitted.
 #[inline(never)]
 fn admitted(head: &RequestHead, settings: &Settings) -> Result<Option<u64>, EdgeError> {
-    let content_length = head
-        .content_length
-        .as_deref()
-        .and_then(|len| len.trim().parse().ok());
+    let content_length = head.declared_length();
     intake::admit(settings, head.authorization.as_deref(), content_length)?;
     Ok(content_length)
+}
+
+/// The body: `given` when the module entry has read it, else read here up to `limit` bytes.
+async fn body_of(
+    req: &web_sys::Request,
+    given: Option<Vec<u8>>,
+    limit: u64,
+    declared: Option<u64>,
+) -> Result<Vec<u8>, EdgeError> {
+    match given {
+        Some(body) => Ok(body),
+        None => read_body(req, limit, declared)
+            .await
+            .map_err(|()| EdgeError::PayloadTooLarge),
+    }
 }
 
 /// The rest of intake, on the read body; what may be logged of it goes on the line.
@@ -322,12 +324,7 @@ async fn deliver(
     line: &mut LogLine,
 ) -> Result<Outcome, EdgeError> {
     let content_length = admitted(head, settings)?;
-    let body = match given {
-        Some(body) => body,
-        None => read_body(req, settings.max_body_bytes, content_length)
-            .await
-            .map_err(|()| EdgeError::PayloadTooLarge)?,
-    };
+    let body = body_of(req, given, settings.max_body_bytes, content_length).await?;
     let accepted = accept(head, settings, event_type, &body, now_ms, line)?;
     let event = &accepted.event;
 

@@ -48,6 +48,11 @@ impl RequestHead {
         route::path_and_query(&self.url).1
     }
 
+    /// The declared `content-length`, when it is a number.
+    pub fn declared_length(&self) -> Option<u64> {
+        self.content_length.as_deref()?.trim().parse().ok()
+    }
+
     /// The head of `req`.
     pub fn of(req: &web_sys::Request) -> RequestHead {
         RequestHead::read(&describe(req))
