@@ -157,11 +157,7 @@ impl Events {
     /// unknown chat writes nothing).
     pub fn exist(&self) -> Result<bool> {
         if !self.ready.get() {
-            let found = self.storage.first(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'",
-                &[],
-            )?;
-            if found.is_none() {
+            if !self.storage.has_table("events")? {
                 return Ok(false);
             }
             // Created by an earlier instance, perhaps before the added columns.

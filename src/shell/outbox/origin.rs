@@ -6,6 +6,8 @@
 //! chats in the core's ramp, and it announces each change at `ALERT_URL`. Every decision is
 //! [`crate::logic::breaker`]'s.
 
+use std::cell::Cell;
+
 use worker::Env;
 
 use crate::logic::breaker::{self, Health, Policy, Transition, Waiting};
@@ -49,6 +51,8 @@ const SCHEMA: [&str; 3] = [
 pub struct OriginWatch<'a> {
     storage: &'a Storage,
     name: &'a str,
+    /// Whether its tables are known to exist (asked once per call, not per read).
+    ready: Cell<bool>,
 }
 
 fn policy(settings: &Settings) -> Policy {
@@ -62,26 +66,30 @@ fn word(state: &Health) -> &'static str {
 impl<'a> OriginWatch<'a> {
     /// The origin `name` kept in `storage`.
     pub fn new(storage: &'a Storage, name: &'a str) -> OriginWatch<'a> {
-        OriginWatch { storage, name }
+        OriginWatch {
+            storage,
+            name,
+            ready: Cell::new(false),
+        }
     }
 
     fn tables(&self) -> Result<()> {
-        for ddl in SCHEMA {
-            self.storage.exec(ddl, &[])?;
+        if !self.ready.get() {
+            for ddl in SCHEMA {
+                self.storage.exec(ddl, &[])?;
+            }
+            self.ready.set(true);
         }
         Ok(())
     }
 
     /// Whether this object has ever been told anything (reading an unknown origin writes
-    /// nothing).
+    /// nothing). Asked of the table [`SCHEMA`] creates last, so that all of them exist.
     fn exists(&self) -> Result<bool> {
-        Ok(self
-            .storage
-            .first(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'health'",
-                &[],
-            )?
-            .is_some())
+        if !self.ready.get() {
+            self.ready.set(self.storage.has_table("notices")?);
+        }
+        Ok(self.ready.get())
     }
 
     fn health(&self) -> Result<(Health, Option<u32>)> {

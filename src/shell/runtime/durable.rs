@@ -115,6 +115,17 @@ impl Storage {
         self.rows(query, bindings).map(drop)
     }
 
+    /// Whether the database has the table `name` (asked without creating it, so that reading
+    /// an object that holds nothing writes nothing).
+    pub fn has_table(&self, name: &str) -> Result<bool> {
+        Ok(self
+            .first(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                &[Value::Text(name)],
+            )?
+            .is_some())
+    }
+
     /// When the alarm is set for (unix ms), if it is.
     pub async fn alarm(&self) -> Result<Option<u64>> {
         let at = JsFuture::from(self.0.get_alarm(js_sys::Object::new())?).await?;
