@@ -115,14 +115,6 @@ pub fn is_availability_failure(answer: &OriginAnswer) -> bool {
     matches!(answer.status, None | Some(429 | 500..=599))
 }
 
-/// An answer's status word, as stored and shown: the status, or `no_answer` (the same words
-/// as the outbox's attempt log).
-fn status_word(answer: &OriginAnswer) -> String {
-    answer
-        .status
-        .map_or_else(|| "no_answer".to_string(), |s| s.to_string())
-}
-
 /// What a report changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Transition {
@@ -159,7 +151,7 @@ pub fn report(
     policy: &Policy,
 ) -> (Health, Transition) {
     let mut next = health.clone();
-    next.last_status = Some(status_word(answer));
+    next.last_status = Some(answer.status_word());
     if !is_availability_failure(answer) {
         next.failures_in_row = 0;
         next.first_failed_event = None;
@@ -255,13 +247,8 @@ impl Heard {
 /// so that a success between failures ends their run. A delivery to an origin with no
 /// failures running costs the shared object nothing.
 pub fn reported(answer: &OriginAnswer, previous_status: Option<&str>, last_heard: Heard) -> bool {
-    let failed_before = previous_status.is_some_and(|word| {
-        let status = word.parse().ok();
-        is_availability_failure(&OriginAnswer {
-            status,
-            retry_after: None,
-        })
-    });
+    let failed_before = previous_status
+        .is_some_and(|word| is_availability_failure(&OriginAnswer::from_status_word(word)));
     is_availability_failure(answer) || failed_before || last_heard != Heard::Up
 }
 

@@ -407,13 +407,6 @@ pub fn chat_view(stored: &[Stored]) -> Vec<u8> {
     serde_json::to_vec(&view).unwrap_or_default()
 }
 
-/// An attempt's answer as stored and shown: the status, or `no_answer`.
-pub fn status_word(answer: &OriginAnswer) -> String {
-    answer
-        .status
-        .map_or_else(|| "no_answer".to_string(), |s| s.to_string())
-}
-
 /// One attempt as appended to its event's stored log: `at_ms,status,duration_ms;`.
 pub fn attempt_entry(at_ms: u64, status: &str, duration_ms: u64) -> String {
     format!("{at_ms},{status},{duration_ms};")
@@ -659,7 +652,7 @@ mod tests {
     fn stored_words_read_back() {
         assert_eq!(State::parse("dead"), Some(State::Dead));
         assert_eq!(State::parse("held"), None);
-        assert_eq!(status_word(&OriginAnswer::default()), "no_answer");
+        assert_eq!(OriginAnswer::default().status_word(), "no_answer");
     }
 
     #[test]

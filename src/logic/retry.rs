@@ -22,6 +22,20 @@ impl OriginAnswer {
     pub fn accepted(&self) -> bool {
         matches!(self.status, Some(200..=299))
     }
+
+    /// The answer as stored and shown: its status (`503`), or `no_answer`.
+    pub fn status_word(&self) -> String {
+        self.status
+            .map_or_else(|| "no_answer".to_string(), |s| s.to_string())
+    }
+
+    /// An answer read back from its [`OriginAnswer::status_word`] (without `Retry-After`).
+    pub fn from_status_word(word: &str) -> OriginAnswer {
+        OriginAnswer {
+            status: word.parse().ok(),
+            retry_after: None,
+        }
+    }
 }
 
 /// Why a queued event is retried.
@@ -169,6 +183,21 @@ mod tests {
             Next::Retry { delay_seconds, .. } => delay_seconds,
             Next::Done => panic!("expected a retry"),
         }
+    }
+
+    #[test]
+    fn a_status_word_reads_back_as_its_answer() {
+        for status in [None, Some(204), Some(503)] {
+            let answer = OriginAnswer {
+                status,
+                retry_after: None,
+            };
+            assert_eq!(
+                OriginAnswer::from_status_word(&answer.status_word()),
+                answer
+            );
+        }
+        assert_eq!(OriginAnswer::default().status_word(), "no_answer");
     }
 
     #[test]

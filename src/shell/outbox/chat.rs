@@ -230,7 +230,7 @@ impl Chat<'_> {
         let started = now_ms();
         let answer = forward::forward(settings, &pending.event, pending.key_index).await;
         let ended = now_ms();
-        let status = outbox::status_word(&answer);
+        let status = answer.status_word();
         let origin = settings.origin_name_for(pending.event.event_type);
         let down = if probe {
             // The origin's object applies a probe's answer itself.

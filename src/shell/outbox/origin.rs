@@ -188,10 +188,7 @@ impl<'a> OriginWatch<'a> {
         now: u64,
     ) -> Result<Health> {
         let (health, ramp) = self.health()?;
-        let answer = OriginAnswer {
-            status: status.parse().ok(),
-            retry_after: None,
-        };
+        let answer = OriginAnswer::from_status_word(status);
         let (next, transition) =
             breaker::report(&health, event_id, &answer, now, &policy(settings));
         let mut ramp = ramp;
