@@ -53,14 +53,19 @@ fn push_padded(out: &mut String, value: i64, width: u32) {
     }
 }
 
+/// Whether unix seconds fall in the years 0 to 9999, which RFC 3339 writes.
+fn in_years(secs: i64) -> bool {
+    (0..=9999).contains(&civil_from_days(secs.div_euclid(SECS_PER_DAY)).0)
+}
+
 /// Formats unix seconds (plus a fraction, written as given) as `YYYY-MM-DDTHH:MM:SS[.f]Z`;
 /// with `leap`, `secs` is the second before the leap second, which is written as `:60`.
 fn format_utc(secs: i64, fraction: &str, leap: bool) -> Option<String> {
-    let (y, mo, d) = civil_from_days(secs.div_euclid(SECS_PER_DAY));
-    let rem = secs.rem_euclid(SECS_PER_DAY);
-    if !(0..=9999).contains(&y) {
+    if !in_years(secs) {
         return None;
     }
+    let (y, mo, d) = civil_from_days(secs.div_euclid(SECS_PER_DAY));
+    let rem = secs.rem_euclid(SECS_PER_DAY);
     let mut out = String::with_capacity(20 + fraction.len());
     push_padded(&mut out, y, 4);
     out.push('-');
@@ -113,8 +118,17 @@ fn zone_offset(zone: &str) -> Option<i64> {
     (h < 24 && m < 60).then_some(sign * (h * 3600 + m * 60))
 }
 
-/// The RFC 3339 UTC form of a zoned date-time, or `None` when `s` is not one.
-pub fn normalize(s: &str) -> Option<String> {
+/// A zoned date-time, read: unix seconds (of the second before it, for a leap second), its
+/// fraction as written (`.123`, or empty) and whether it is a leap second.
+struct Zoned<'a> {
+    secs: i64,
+    fraction: &'a str,
+    leap: bool,
+}
+
+/// Reads `YYYY-MM-DD`, `T` or space, `HH:MM:SS`, an optional fraction, optional spaces and a
+/// zone; `None` when `s` is not that.
+fn zoned(s: &str) -> Option<Zoned<'_>> {
     let b = s.as_bytes();
     if b.len() < 20
         || b[4] != b'-'
@@ -154,35 +168,35 @@ pub fn normalize(s: &str) -> Option<String> {
     let local =
         days_from_civil(year, month, day) * SECS_PER_DAY + hour * 3600 + minute * 60 + second
             - i64::from(leap);
-    format_utc(local - offset, fraction, leap)
+    Some(Zoned {
+        secs: local - offset,
+        fraction,
+        leap,
+    })
+}
+
+/// The RFC 3339 UTC form of a zoned date-time, or `None` when `s` is not one.
+pub fn normalize(s: &str) -> Option<String> {
+    let z = zoned(s)?;
+    format_utc(z.secs, z.fraction, z.leap)
 }
 
 /// A zoned date-time as unix milliseconds (fractions past milliseconds dropped), or `None` when
-/// `s` is not one or is before 1970.
+/// `s` is not one, or is before 1970 or after 9999 in UTC.
 pub fn parse_millis(s: &str) -> Option<u64> {
-    let utc = normalize(s)?;
-    let days = days_from_civil(
-        digits(&utc, 0, 4)?,
-        digits(&utc, 5, 2)?,
-        digits(&utc, 8, 2)?,
-    );
-    let secs = days * SECS_PER_DAY
-        + digits(&utc, 11, 2)? * 3600
-        + digits(&utc, 14, 2)? * 60
-        + digits(&utc, 17, 2)?.min(59);
-    let millis = match utc.get(19..)?.strip_prefix('.') {
-        Some(f) => {
-            let d: String = f
-                .chars()
-                .take_while(char::is_ascii_digit)
-                .chain("000".chars())
-                .take(3)
-                .collect();
-            d.parse::<i64>().ok()?
-        }
-        None => 0,
-    };
-    u64::try_from(secs.checked_mul(1000)?.checked_add(millis)?).ok()
+    let z = zoned(s)?;
+    if !in_years(z.secs) {
+        return None;
+    }
+    // The fraction's first three digits, as milliseconds (".1" is 100).
+    let millis = z
+        .fraction
+        .bytes()
+        .skip(1)
+        .chain(*b"000")
+        .take(3)
+        .fold(0, |ms, digit| ms * 10 + i64::from(digit - b'0'));
+    u64::try_from(z.secs.checked_mul(1000)?.checked_add(millis)?).ok()
 }
 
 #[cfg(test)]
@@ -295,6 +309,12 @@ mod tests {
         assert_eq!(parse_millis("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(parse_millis("1969-12-31T23:59:59Z"), None);
         assert_eq!(parse_millis("yesterday"), None);
+        // A leap second reads as the second before it; past year 9999 in UTC is no time.
+        assert_eq!(
+            parse_millis("2016-12-31T23:59:60.5Z"),
+            Some(1_483_228_799_500)
+        );
+        assert_eq!(parse_millis("9999-12-31T23:30:00-01:00"), None);
         assert_eq!(
             format_millis(parse_millis("2026-01-02T03:04:05.678Z").unwrap()),
             "2026-01-02T03:04:05.678Z"
@@ -308,6 +328,11 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn a_written_time_reads_back(ms in 0u64..253_402_300_800_000) {
+            prop_assert_eq!(parse_millis(&format_millis(ms)), Some(ms));
+        }
+
         #[test]
         fn civil_round_trip(days in -1_000_000i64..3_000_000) {
             let (y, m, d) = civil_from_days(days);
