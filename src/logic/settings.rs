@@ -225,6 +225,16 @@ pub const OUTBOX_MAX_BODY_BYTES: u64 = 2_000_000;
 /// The shortest `ADMIN_TOKEN`: the admin API sits on the public hostname.
 pub const MIN_ADMIN_TOKEN_CHARS: usize = 32;
 
+/// Adds a problem found beside the table's own rules, in table order like every other.
+fn add_problem(problems: &mut Vec<&'static str>, name: &'static str) {
+    let rank = |name| TABLE.iter().position(|row| row.name == name);
+    let at = problems
+        .iter()
+        .position(|&other| rank(other) > rank(name))
+        .unwrap_or(problems.len());
+    problems.insert(at, name);
+}
+
 /// Splits a list setting at commas and newlines, trimming blanks around each item.
 pub fn list(raw: &str) -> impl Iterator<Item = &str> {
     raw.split([',', '\n'])
@@ -261,20 +271,12 @@ impl Settings {
                 .is_some_and(|s| s.max_body_bytes > OUTBOX_MAX_BODY_BYTES)
         {
             settings = None;
-            problems.push(MAX_BODY_BYTES);
-            let rank = |name| TABLE.iter().position(|row| row.name == name);
-            problems.sort_by_key(|&name| rank(name));
+            add_problem(&mut problems, MAX_BODY_BYTES);
         }
         // ORIGIN_URL may be unset only when every event has its own origin.
         let unset = |name| matches!(unless_blank(lookup(name)), Raw::Unset);
         if unset(ORIGIN_URL) && EventType::ALL.iter().any(|&t| unset(per_event_name(t))) {
-            // In table order, like every other problem.
-            let rank = |name| TABLE.iter().position(|row| row.name == name);
-            let at = problems
-                .iter()
-                .position(|&name| rank(name) > rank(ORIGIN_URL))
-                .unwrap_or(problems.len());
-            problems.insert(at, ORIGIN_URL);
+            add_problem(&mut problems, ORIGIN_URL);
         }
         match settings {
             Some(settings) if problems.is_empty() => Ok(settings),
