@@ -24,21 +24,15 @@ wasm.initSync({ module: wasmModule });
 let generation = 0;
 
 /**
- * Settles, by rejecting, when the instance is replaced: every call still waiting on the old
- * instance then ends. A trap inside a future of the wasm (after an await) unwinds from a
- * microtask of wasm-bindgen's executor, not through the call that started it, whose promise
- * would otherwise never settle.
+ * How each call still waiting on the instance is ended, by rejecting, when the instance is
+ * replaced. A trap inside a future of the wasm (after an await) unwinds from a microtask of
+ * wasm-bindgen's executor, not through the call that started it, whose promise would otherwise
+ * never settle. Each call makes its own promise for this, in its own request's context: the
+ * runtime cancels the continuations of a promise made in a request that has ended, so one
+ * promise shared by every call (made during whichever request last replaced the instance)
+ * would leave the calls of a later replacement waiting for ever.
  */
-let replaced;
-let replace;
-function awaitReplacement() {
-  replaced = new Promise((_, reject) => {
-    replace = reject;
-  });
-  // Nobody may be waiting: that is no error.
-  replaced.catch(() => {});
-}
-awaitReplacement();
+const waiting = new Set();
 
 /** Traps already recovered from (one may reach a caller and the rejection handler both). */
 const recovered = new WeakSet();
@@ -50,8 +44,8 @@ function reset(error) {
     wasm.__wbg_reset_state();
     generation += 1;
     console.log(JSON.stringify({ time: new Date().toISOString(), route: "runtime", outcome: "wasm_reinitialized" }));
-    replace(error);
-    awaitReplacement();
+    for (const end of waiting) end(error);
+    waiting.clear();
   }
 }
 
@@ -69,7 +63,15 @@ function recover(error) {
 function guarded(f) {
   try {
     const result = f();
-    return result instanceof Promise ? Promise.race([result, replaced]).catch(recover) : result;
+    if (!(result instanceof Promise)) return result;
+    let end;
+    const replaced = new Promise((_, reject) => {
+      end = reject;
+    });
+    waiting.add(end);
+    return Promise.race([result, replaced])
+      .finally(() => waiting.delete(end))
+      .catch(recover);
   } catch (error) {
     return recover(error);
   }
