@@ -308,8 +308,9 @@ pub const DELIVERIES_PER_ALARM: usize = 25;
 pub const MISCONFIGURED_RETRY_MS: u64 = 60_000;
 
 /// How soon a run that failed (a storage error, an exception, a trap) is tried again. The
-/// object sets this wake-up at the start of every run, before anything can fail, and again
-/// when an error leaves the run, so that it never depends on the platform retrying an alarm.
+/// object sets this wake-up when it stores an event and at the start of every alarm run,
+/// before anything can fail, and again when an error leaves the run, so that it never depends
+/// on a run finishing or on the platform retrying an alarm.
 pub const AFTER_ERROR_MS: u64 = 30_000;
 
 /// The slower safety wake-up: while anything is pending or owed, the object wakes at least this

@@ -123,8 +123,10 @@ function start(request, env, body) {
 /**
  * The outbox's Durable Object class (src/shell/outbox/object.rs) as the runtime sees it. It
  * keeps the object's state and environment, so that after a trap anywhere in the isolate it
- * builds its wasm side again on the fresh instance. An alarm never fails: a trap in it leaves a
- * wake-up set, as an error inside the wasm does (logic/outbox.rs, AFTER_ERROR_MS).
+ * builds its wasm side again on the fresh instance. A call that stored a new event is followed,
+ * in the same invocation, by a run of the object's plan, which delivers it without waiting for
+ * the alarm. Neither a run nor an alarm ever fails: a trap in one leaves a wake-up set, as an
+ * error inside the wasm does (logic/outbox.rs, AFTER_ERROR_MS).
  */
 export class ChatOutbox {
   constructor(state, env) {
@@ -142,13 +144,25 @@ export class ChatOutbox {
     return this.inner;
   }
 
-  fetch(request) {
-    return guarded(() => this.object().fetch(request));
+  async fetch(request) {
+    const response = await guarded(() => this.object().fetch(request));
+    // The answer goes out once the store is durable; the run goes on after it.
+    if (this.built === generation && this.inner.runWanted()) this.state.waitUntil(this.run());
+    return response;
   }
 
-  async alarm() {
+  run() {
+    return this.settled(() => this.object().run());
+  }
+
+  alarm() {
+    return this.settled(() => this.object().alarm());
+  }
+
+  /** Runs `f`; a trap in it leaves a wake-up set instead of a rejection. */
+  async settled(f) {
     try {
-      await guarded(() => this.object().alarm());
+      await guarded(f);
     } catch {
       await this.state.storage.setAlarm(Date.now() + wasm.outboxRetryAfterErrorMs());
     }

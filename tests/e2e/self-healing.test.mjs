@@ -4,18 +4,19 @@
 // sends nothing more: whatever happens next is the outbox's own doing.
 //
 // The platform retries a failed alarm about six times, with a backoff from 2 s, then drops it;
-// the outbox must not depend on that. A failing run therefore resolves, with a wake-up set
-// AFTER_ERROR_MS (30 s) ahead, and the platform never has to retry it. Storage failures are
-// injected for FAILED_ALARM_RUNS runs in a row, 7 by default: more than the platform would ever
-// retry. Each failing run costs the test 30 s (about three and a half minutes in all);
-// `FAILED_ALARM_RUNS=2` shortens it while working on the outbox.
+// the outbox must not depend on that. A failing run (the one that follows a stored event, or an
+// alarm's) therefore resolves, with a wake-up set AFTER_ERROR_MS (30 s) ahead, and the platform
+// never has to retry it. Storage failures are injected for FAILED_RUNS runs in a row, 7 by
+// default: the request's run, then more alarm runs than the platform would ever retry. Each
+// failing run costs the test 30 s (about three and a half minutes in all); `FAILED_RUNS=2`
+// shortens it while working on the outbox.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { KEY, eventId, eventually, sampleChat, startEdge, startOrigin } from "./harness.mjs";
 
 const TOKEN = "admin-token-for-tests-0123456789abcdef";
 const AFTER_ERROR_MS = 30_000;
-const FAILED_ALARM_RUNS = Number(process.env.FAILED_ALARM_RUNS ?? 7);
+const FAILED_RUNS = Number(process.env.FAILED_RUNS ?? 7);
 const bearer = { headers: { authorization: `Bearer ${TOKEN}` } };
 
 let origin;
@@ -68,27 +69,28 @@ const outcomes = (e, outcome) => e.logs.filter((l) => l.includes(`"outcome":"${o
 // Each test runs its own worker and mostly waits for the outbox's 30 s wake-ups: they run side by side.
 describe("the outbox left alone", { concurrency: true }, () => {
   describe("nothing wedges (contract §11)", { concurrency: true }, () => {
-    test(`an event whose storage fails for ${FAILED_ALARM_RUNS} alarm runs in a row is delivered later, with no new traffic and no platform retry`, { timeout: (FAILED_ALARM_RUNS + 2) * AFTER_ERROR_MS }, async () => {
+    test(`an event whose storage fails for ${FAILED_RUNS} runs in a row (its request's, then the alarm's) is delivered later, with no new traffic and no platform retry`, { timeout: (FAILED_RUNS + 2) * AFTER_ERROR_MS }, async () => {
       const e = await faultyEdge();
-      await e.fault(`?fail=${FAILED_ALARM_RUNS}`);
+      await e.fault(`?fail=${FAILED_RUNS}`);
       const chat = chatOf(7001);
       const sent = Date.now();
       const stored = await e.deliver("chat_started", chat);
       assert.deepEqual([stored.status, stored.json.status], [202, "queued"], "the store itself is not faulted");
       // Nothing is sent from here on.
-      const [got] = await eventually(() => takenAt(e.route).length === 1 && takenAt(e.route), (FAILED_ALARM_RUNS + 1) * AFTER_ERROR_MS + 10_000, "the delivery after the faults");
+      const [got] = await eventually(() => takenAt(e.route).length === 1 && takenAt(e.route), (FAILED_RUNS + 1) * AFTER_ERROR_MS + 10_000, "the delivery after the faults");
       assert.equal(got.headers["webhook-id"], eventId("chat_started", chat));
       assert.equal(attemptsAt(e.route).length, 1, "no attempt while the storage failed");
-      assert.ok(Date.now() - sent >= FAILED_ALARM_RUNS * AFTER_ERROR_MS - 1000, "each failing run waited for its wake-up");
+      assert.ok(Date.now() - sent >= FAILED_RUNS * AFTER_ERROR_MS - 1000, "each failing run waited for its wake-up");
       const { seen } = await e.fault();
-      const failed = seen.alarms.filter((a) => a.fail);
-      assert.equal(failed.length, FAILED_ALARM_RUNS);
+      const failed = seen.runs.filter((a) => a.fail);
+      assert.equal(failed.length, FAILED_RUNS);
+      assert.deepEqual(failed.map((a) => a.kind), ["request", ...Array(FAILED_RUNS - 1).fill("alarm")], "the request's run failed first, then the alarm's");
       for (const run of failed) {
         assert.equal(run.outcome, "resolved", "a failing run never rejects: the platform is not asked to retry it");
         assert.ok(run.wakeInMs > AFTER_ERROR_MS - 5000 && run.wakeInMs <= AFTER_ERROR_MS, `a wake-up is set ${AFTER_ERROR_MS} ms ahead: ${run.wakeInMs}`);
       }
-      assert.deepEqual(seen.alarms.filter((a) => a.retry), [], "the platform never retried an alarm");
-      assert.equal(outcomes(e, "alarm_failed"), FAILED_ALARM_RUNS);
+      assert.deepEqual(seen.runs.filter((a) => a.retry), [], "the platform never retried an alarm");
+      assert.equal(outcomes(e, "alarm_failed"), FAILED_RUNS);
       const view = await e.send("/admin/chats/7001", bearer);
       assert.deepEqual(view.json.events.map((v) => [v.state, v.attempts]), [["delivered", 1]]);
     });
@@ -96,35 +98,43 @@ describe("the outbox left alone", { concurrency: true }, () => {
     for (const [at, how] of [
       ["exec", "inside sql.exec, a call the wasm catches as an error"],
       // This trap unwinds the wasm's future from inside a microtask of wasm-bindgen's executor,
-      // not through the alarm's call: the entry hears of it as an unhandled rejection.
+      // not through the run's call: the entry hears of it as an unhandled rejection.
       ["sql", "reading storage.sql, a call the trap unwinds the wasm through"],
     ]) {
-      test(`a real wasm trap in an alarm (${how}): the event is delivered with no new traffic, and an object in memory still answers`, { timeout: 3 * AFTER_ERROR_MS }, async () => {
+      test(`a real wasm trap in the request's run and then in the alarm's (${how}): the event is delivered with no new traffic, and an object in memory still answers`, { timeout: 4 * AFTER_ERROR_MS }, async () => {
         const e = await faultyEdge();
         // An object in memory, its wasm side built, before the trap.
         await e.deliver("chat_started", chatOf(7100));
         await eventually(() => takenAt(e.route).length === 1, 5000, "the first chat's delivery");
         assert.equal((await e.send("/admin/chats/7100", bearer)).status, 200);
-        await e.fault(`?trap=1&at=${at}`);
+        await e.fault(`?trap=2&at=${at}`);
         const chat = chatOf(7101);
         const sent = Date.now();
-        assert.equal((await e.deliver("chat_started", chat)).status, 202);
-        await eventually(async () => (await e.fault()).seen.alarms.some((a) => a.trap), 5000, "the trapping alarm run");
+        const stored = await e.deliver("chat_started", chat);
+        // Stored either way. A trap that replaces the instance (sql) also ends the storing
+        // request if it is still waiting on that instance (here the worker and the object share
+        // one isolate), as any call in flight on it ends (edge.test.mjs); Webim would retry it
+        // and be answered `duplicate`. This test sends nothing more.
+        if (at === "exec" || stored.status < 500) assert.equal(stored.status, 202, stored.text);
+        await eventually(async () => (await e.fault()).seen.runs.some((a) => a.trap), 5000, "the trapping run after the store");
         // The object already in memory answers after the trap.
         const view = await e.send("/admin/chats/7100", bearer);
         assert.equal(view.status, 200, view.text);
         assert.deepEqual(view.json.events.map((v) => v.state), ["delivered"]);
         // Nothing is sent from here on.
-        const got = await eventually(() => takenAt(e.route).length === 2 && takenAt(e.route), 2 * AFTER_ERROR_MS, "the delivery after the trap");
+        const got = await eventually(() => takenAt(e.route).length === 2 && takenAt(e.route), 3 * AFTER_ERROR_MS, "the delivery after the traps");
         assert.equal(got[1].headers["webhook-id"], eventId("chat_started", chat));
-        assert.ok(Date.now() - sent >= AFTER_ERROR_MS - 1000, "the trapping run left a wake-up for later");
+        assert.ok(Date.now() - sent >= 2 * AFTER_ERROR_MS - 1000, "each trapping run left a wake-up for later");
         const { seen } = await e.fault();
-        const trapped = seen.alarms.find((a) => a.trap);
-        assert.equal(trapped.outcome, "resolved", "the trapping run never rejects");
-        assert.ok(trapped.wakeInMs > AFTER_ERROR_MS - 5000 && trapped.wakeInMs <= AFTER_ERROR_MS, `a wake-up is set ${AFTER_ERROR_MS} ms ahead: ${trapped.wakeInMs}`);
-        assert.deepEqual(seen.alarms.filter((a) => a.retry), [], "the platform never retried an alarm");
+        const trapped = seen.runs.filter((a) => a.trap);
+        assert.deepEqual(trapped.map((a) => a.kind), ["request", "alarm"]);
+        for (const run of trapped) {
+          assert.equal(run.outcome, "resolved", "a trapping run never rejects");
+          assert.ok(run.wakeInMs > AFTER_ERROR_MS - 5000 && run.wakeInMs <= AFTER_ERROR_MS, `a wake-up is set ${AFTER_ERROR_MS} ms ahead: ${run.wakeInMs}`);
+        }
+        assert.deepEqual(seen.runs.filter((a) => a.retry), [], "the platform never retried an alarm");
         // Caught by the wasm as an error (exec), or recovered from by replacing the instance (sql).
-        const [failed, reinitialized] = at === "exec" ? [1, 0] : [0, 1];
+        const [failed, reinitialized] = at === "exec" ? [2, 0] : [0, 2];
         assert.equal(outcomes(e, "alarm_failed"), failed, e.logs.join("\n"));
         assert.equal(outcomes(e, "wasm_reinitialized"), reinitialized, e.logs.join("\n"));
         // Deliveries go on.

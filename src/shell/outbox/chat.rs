@@ -12,8 +12,8 @@ use crate::logic::error::EdgeError;
 use crate::logic::event::Event;
 use crate::logic::log_line::LogLine;
 use crate::logic::notices::{self, DeadEvent, Notices};
-use crate::logic::outbox::{self, Policy, DELIVERIES_PER_ALARM};
-use crate::logic::outbox_call::DeadEntry;
+use crate::logic::outbox::{self, Policy, AFTER_ERROR_MS, DELIVERIES_PER_ALARM};
+use crate::logic::outbox_call::{holds_chat, DeadEntry};
 use crate::logic::reply::Reply;
 use crate::logic::settings::Settings;
 use crate::shell::environment;
@@ -79,13 +79,13 @@ impl Chat<'_> {
 
     /// The outbox policy for this object: an object of an event whose chat has no id
     /// (`event:<id>`) holds nothing for a `chat_started`.
-    fn policy(&self, settings: &Settings) -> Result<Policy> {
+    fn policy(&self, settings: &Settings) -> Policy {
         let policy = Policy::from_settings(settings);
-        Ok(if self.events.has_chat()? {
+        if holds_chat(self.name) {
             policy
         } else {
             policy.without_chat()
-        })
+        }
     }
 
     /// One alarm run: deliveries (at most the core's budget), then notices, the sweep and the
@@ -95,7 +95,7 @@ impl Chat<'_> {
             // The dead index, or an object whose rows are all swept: nothing to wake for.
             return self.storage().delete_alarm().await;
         }
-        let policy = self.policy(settings)?;
+        let policy = self.policy(settings);
         // Waking while waiting for an origin (its safety wake-up): is it up again?
         let mut waits = self.events.waits()?;
         for origin in waits.clone() {
@@ -106,8 +106,9 @@ impl Chat<'_> {
                 waits.retain(|o| *o != origin);
             }
         }
+        let mut rows = self.events.rows()?;
         for _ in 0..DELIVERIES_PER_ALARM {
-            let Some(id) = outbox::plan(&self.events.records()?, now_ms(), &policy).deliver else {
+            let Some(id) = outbox::plan(&records(&rows), now_ms(), &policy).deliver else {
                 break;
             };
             let Some(pending) = self.events.pending(&id)? else {
@@ -125,14 +126,17 @@ impl Chat<'_> {
                     break;
                 }
             }
-            if self.attempt(settings, &policy, &pending, false).await? {
+            let waiting = self.attempt(settings, &policy, &pending, false).await?;
+            rows = self.events.rows()?;
+            if waiting {
                 break;
             }
         }
-        self.tell(settings).await?;
+        if self.tell(settings, &rows).await? {
+            rows = self.events.rows()?;
+        }
         let now = now_ms();
-        let rows = self.events.rows()?;
-        let records: Vec<_> = rows.iter().map(|r| r.stored.record.clone()).collect();
+        let records = records(&rows);
         let swept = outbox::swept(&records, now, &policy);
         if swept.len() == records.len() {
             // Every row is done with: drop the object's storage, metadata and alarm included.
@@ -160,28 +164,33 @@ impl Chat<'_> {
         }
     }
 
-    /// Stores an event unless its id is here already. The alarm is what delivers: an event is
-    /// answered 202 only once a wake-up is due for it. A duplicate checks the wake-up too, so
-    /// that Webim's retry of a call answered 503 (stored, but no wake-up set) sets it.
+    /// Stores an event unless its id is here already: the answer, and whether a run of the
+    /// plan should follow at once (a new event, which it may deliver). An event is answered 202
+    /// only once a wake-up is set within [`AFTER_ERROR_MS`], so that it is delivered even if
+    /// that run never happens or fails. A duplicate checks the plan's wake-up, so that Webim's
+    /// retry of a call answered 503 (stored, but no wake-up set) sets it.
     pub async fn store(
         &self,
         body: Vec<u8>,
         chat_id: Option<&str>,
         key_index: Option<usize>,
-    ) -> Result<Reply> {
+    ) -> Result<(Reply, bool)> {
         let Some(event) = Event::from_body(body) else {
-            return Ok(EdgeError::NotFound.reply());
+            return Ok((EdgeError::NotFound.reply(), false));
         };
-        let unavailable = || EdgeError::StorageUnavailable.reply();
-        match self.events.insert(&event, chat_id, key_index, now_ms()) {
+        let unavailable = || (EdgeError::StorageUnavailable.reply(), false);
+        let now = now_ms();
+        match self.events.insert(&event, chat_id, key_index, now) {
             Ok(false) => {
                 let _ = self.schedule().await;
-                Ok(Reply::delivery(200, "duplicate", &event.id))
+                Ok((Reply::delivery(200, "duplicate", &event.id), false))
             }
-            Ok(true) => Ok(match self.schedule().await {
-                Ok(()) => Reply::delivery(202, "queued", &event.id),
-                Err(_) => unavailable(),
-            }),
+            Ok(true) => Ok(
+                match self.storage().wake_by(now + AFTER_ERROR_MS).await {
+                    Ok(()) => (Reply::delivery(202, "queued", &event.id), true),
+                    Err(_) => unavailable(),
+                },
+            ),
             Err(_) => Ok(unavailable()),
         }
     }
@@ -192,18 +201,15 @@ impl Chat<'_> {
         let now = now_ms();
         let want = match environment::settings(self.env).as_ref() {
             Ok(settings) => {
-                outbox::plan(&self.events.records()?, now, &self.policy(settings)?).wake_at_ms
+                outbox::plan(&self.events.records()?, now, &self.policy(settings)).wake_at_ms
             }
             // Wake now: the alarm logs the problem and looks again later.
             Err(_) => Some(now),
         };
-        let Some(want) = want else {
-            return Ok(());
-        };
-        if self.storage().alarm().await?.is_none_or(|at| at > want) {
-            self.storage().set_alarm(want).await?;
+        match want {
+            Some(want) => self.storage().wake_by(want).await,
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// One attempt at the front event (`probe`: the origin's object asked for it), recorded,
@@ -294,31 +300,33 @@ impl Chat<'_> {
             self.events.set_wait(origin, false)?;
             return Ok(Reply::text(200, "none"));
         };
-        let policy = self.policy(settings)?;
+        let policy = self.policy(settings);
         let (_, status) = self.try_once(settings, &policy, &pending, true).await?;
         let _ = self.schedule().await;
         Ok(Reply::text(200, status))
     }
 
-    /// Tells the dead index and `ALERT_URL` of the deaths whose notices are due, each notice
-    /// once (contract §11).
-    async fn tell(&self, settings: &Settings) -> Result<()> {
+    /// Tells the dead index and `ALERT_URL` of the deaths among `rows` whose notices are due,
+    /// each notice once (contract §11): whether any was tried (and its row changed).
+    async fn tell(&self, settings: &Settings, rows: &[Row]) -> Result<bool> {
         let alerting = settings.alert_url.is_some();
         let now = now_ms();
-        let dead = self.events.rows()?.into_iter().filter(|r| {
+        let dead = rows.iter().filter(|r| {
             r.stored.record.state == outbox::State::Dead && r.notices.pending(alerting)
         });
+        let mut told = false;
         for row in dead {
             let owed = row.notices.owed(alerting, now);
             if !(owed.index || owed.alert) {
                 continue;
             }
-            let indexed = owed.index && client::index(self.env, &dead_entry(&row)).await;
-            let alerted = owed.alert && self.alert(settings, &row).await;
+            let indexed = owed.index && client::index(self.env, &dead_entry(row)).await;
+            let alerted = owed.alert && self.alert(settings, row).await;
             let notices: Notices = row.notices.after(owed, indexed, alerted, now_ms());
             self.events.set_notices(&row.stored.record.id, &notices)?;
+            told = true;
         }
-        Ok(())
+        Ok(told)
     }
 
     /// Announces one dead event at `ALERT_URL`: `true` when the endpoint took it.
@@ -355,6 +363,11 @@ impl Chat<'_> {
         let _ = self.schedule().await;
         Ok(Reply::delivery(200, "pending", id))
     }
+}
+
+/// The records of `rows`, for the core's plan.
+fn records(rows: &[Row]) -> Vec<outbox::Record> {
+    rows.iter().map(|r| r.stored.record.clone()).collect()
 }
 
 /// A dead event's row as the index lists it.

@@ -2,7 +2,7 @@
 //! object makes of it. Every decision about what to write is the core's
 //! ([`crate::logic::outbox`], [`crate::logic::notices`]); this module only stores.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 
 use crate::logic::event::{Event, EventType};
 use crate::logic::notices::Notices;
@@ -112,6 +112,8 @@ pub struct Events {
     /// Whether this instance has seen the table (it is created by the chat's first event and
     /// dropped with everything else once the chat's last row is swept).
     ready: Cell<bool>,
+    /// The origins the chat waits for, once read: only this object writes them.
+    waits: RefCell<Option<Vec<String>>>,
 }
 
 impl Events {
@@ -120,6 +122,7 @@ impl Events {
         Events {
             storage,
             ready: Cell::new(false),
+            waits: RefCell::new(None),
         }
     }
 
@@ -169,6 +172,7 @@ impl Events {
     /// Forgets the table (after the object's storage was deleted).
     pub fn dropped(&self) {
         self.ready.set(false);
+        self.waits.replace(None);
     }
 
     /// Every row, without bodies.
@@ -187,18 +191,6 @@ impl Events {
     /// Every record, for the core's plan.
     pub fn records(&self) -> Result<Vec<Record>> {
         Ok(self.rows()?.into_iter().map(|r| r.stored.record).collect())
-    }
-
-    /// Whether any event has a chat id (else the object holds a chat-less event alone).
-    pub fn has_chat(&self) -> Result<bool> {
-        Ok(self.exist()?
-            && self
-                .storage
-                .first(
-                    "SELECT 1 FROM events WHERE chat_id IS NOT NULL LIMIT 1",
-                    &[],
-                )?
-                .is_some())
     }
 
     /// Stores `event` as pending, due at `now_ms`, unless its id is here: `true` when stored.
@@ -324,26 +316,44 @@ impl Events {
 
     /// The origins this chat waits for.
     pub fn waits(&self) -> Result<Vec<String>> {
-        if !self.exist()? {
-            return Ok(Vec::new());
+        if let Some(waits) = self.waits.borrow().as_ref() {
+            return Ok(waits.clone());
         }
-        Ok(self
-            .storage
-            .rows("SELECT origin FROM waits", &[])?
-            .iter()
-            .filter_map(|c| c.text(0))
-            .collect())
+        let waits = if self.exist()? {
+            self.storage
+                .rows("SELECT origin FROM waits", &[])?
+                .iter()
+                .filter_map(|c| c.text(0))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        self.waits.replace(Some(waits.clone()));
+        Ok(waits)
     }
 
-    /// Starts or stops waiting for `origin`.
+    /// Starts or stops waiting for `origin` (a write only when that changes).
     pub fn set_wait(&self, origin: &str, waiting: bool) -> Result<()> {
+        let mut waits = self.waits()?;
+        if waits.iter().any(|o| o == origin) == waiting {
+            return Ok(());
+        }
         self.create()?;
         let statement = if waiting {
             "INSERT INTO waits (origin) VALUES (?) ON CONFLICT (origin) DO NOTHING"
         } else {
             "DELETE FROM waits WHERE origin = ?"
         };
-        self.storage.exec(statement, &[Value::Text(origin)])
+        // Unknown again until this write is known to have happened.
+        self.waits.replace(None);
+        self.storage.exec(statement, &[Value::Text(origin)])?;
+        if waiting {
+            waits.push(origin.to_string());
+        } else {
+            waits.retain(|o| o != origin);
+        }
+        self.waits.replace(Some(waits));
+        Ok(())
     }
 
     /// Deletes the events `ids` (with their attempts).

@@ -8,10 +8,19 @@
 //! of a store is strict: of identical concurrent deliveries exactly one inserts. Its output gate
 //! holds the answer until the write is durable, so 202 means stored.
 //!
-//! Nothing wedges: every alarm run first sets a wake-up [`AFTER_ERROR_MS`] away, and an error
-//! anywhere in the run is logged and leaves that wake-up (set again) in place instead of
-//! rejecting the alarm, so the object never depends on the platform retrying a failed alarm.
-//! A wasm trap is caught by the module entry, which sets the same wake-up from JavaScript.
+//! Runs: a store of a new event is followed at once by a run of the plan (the module entry
+//! calls [`ChatOutbox::run`] for the rest of the store's invocation, after its answer), so an
+//! event is delivered without an alarm in between; the alarm runs the same plan for retries,
+//! held events, notices and the sweep. One run at a time: a run asked for during another makes
+//! that one go round again.
+//!
+//! Nothing wedges: a stored event is answered only once a wake-up [`AFTER_ERROR_MS`] away is set,
+//! every alarm run first sets one again, and an error anywhere in a run is logged and leaves
+//! that wake-up (set again) in place instead of rejecting, so the object never depends on its
+//! run finishing or on the platform retrying a failed alarm. A wasm trap is caught by the
+//! module entry, which sets the same wake-up from JavaScript.
+
+use std::cell::Cell;
 
 use worker::wasm_bindgen;
 use worker::wasm_bindgen::prelude::wasm_bindgen;
@@ -34,13 +43,19 @@ use crate::shell::runtime::http::response;
 use crate::shell::runtime::{log, now_ms};
 
 /// One chat's outbox, or the dead index: the runtime constructs it with `(state, env)` and
-/// calls `fetch` and `alarm`.
+/// calls `fetch` and `alarm`; the module entry calls `run` when `runWanted` says so.
 #[wasm_bindgen(wasm_bindgen = worker::wasm_bindgen)]
 pub struct ChatOutbox {
     env: Env,
     /// The object's name: `chat:…`, `event:…`, `origin:…` or the dead index.
     name: String,
     events: Events,
+    /// A call stored a new event since the entry last asked.
+    run_wanted: Cell<bool>,
+    /// A run is under way (a request's or the alarm's).
+    running: Cell<bool>,
+    /// A run was asked for while one was under way: that one goes round again.
+    again: Cell<bool>,
 }
 
 /// The prefix of an origin's object name.
@@ -60,6 +75,9 @@ impl ChatOutbox {
             env,
             name,
             events: Events::new(Storage::of(&state)?),
+            run_wanted: Cell::new(false),
+            running: Cell::new(false),
+            again: Cell::new(false),
         })
     }
 
@@ -69,7 +87,13 @@ impl ChatOutbox {
         let Received { call, body } = Received::read(&req).await?;
         let reply = match call {
             Some(Call::Store { chat_id, key_index }) => {
-                self.chat().store(body, chat_id.as_deref(), key_index).await
+                let stored = self.chat().store(body, chat_id.as_deref(), key_index).await;
+                stored.map(|(reply, run)| {
+                    if run {
+                        self.run_wanted.set(true);
+                    }
+                    reply
+                })
             }
             Some(Call::View) => self.chat().view(),
             Some(Call::Replay { id }) => self.chat().replay(&id).await,
@@ -135,20 +159,46 @@ impl ChatOutbox {
         response(reply?)
     }
 
+    /// Whether a call stored a new event since the entry last asked: the entry then calls
+    /// [`ChatOutbox::run`] at once, for the rest of the request's invocation, so that the
+    /// event is delivered without waiting for the alarm (its wake-up is set all the same).
+    #[wasm_bindgen(js_name = runWanted)]
+    pub fn run_wanted(&self) -> bool {
+        self.run_wanted.replace(false)
+    }
+
     /// The alarm: one run of the plan. It never rejects: an error leaves a wake-up set.
     pub async fn alarm(&self) -> Result<()> {
-        let started = now_ms();
+        self.storage().alarm_fired();
         // Set before anything can fail, so even a reset of the runtime mid-run leaves one.
-        let armed = self.storage().set_alarm(started + AFTER_ERROR_MS).await;
-        if let Err(error) = self.run().await {
-            let mut line = LogLine::new("outbox");
-            line.outcome = "alarm_failed";
-            drop(error);
-            log(line.line(started, now_ms()));
-            if armed.is_err() {
+        let _ = self.storage().set_alarm(now_ms() + AFTER_ERROR_MS).await;
+        self.run().await
+    }
+
+    /// A run of the plan, or, while one is under way, another round of it once it ends (so a
+    /// chat's deliveries never overlap). It never rejects: an error is logged and leaves a
+    /// wake-up [`AFTER_ERROR_MS`] away, where the store or the alarm had set one before.
+    pub async fn run(&self) -> Result<()> {
+        if self.running.replace(true) {
+            self.again.set(true);
+            return Ok(());
+        }
+        loop {
+            self.again.set(false);
+            let started = now_ms();
+            if let Err(error) = self.run_once().await {
+                let mut line = LogLine::new("outbox");
+                line.outcome = "alarm_failed";
+                drop(error);
+                log(line.line(started, now_ms()));
                 let _ = self.storage().set_alarm(now_ms() + AFTER_ERROR_MS).await;
+                break;
+            }
+            if !self.again.get() {
+                break;
             }
         }
+        self.running.set(false);
         Ok(())
     }
 }
@@ -174,9 +224,9 @@ impl ChatOutbox {
         }
     }
 
-    /// One alarm run, by the object's role: an origin's, else a chat's (the dead index has no
+    /// One run, by the object's role: an origin's, else a chat's (the dead index has no
     /// alarm of its own).
-    async fn run(&self) -> Result<()> {
+    async fn run_once(&self) -> Result<()> {
         let loaded = environment::settings(&self.env);
         let settings = match loaded.as_ref() {
             Ok(settings) => settings,

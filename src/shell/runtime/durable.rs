@@ -2,6 +2,8 @@
 //! calling an object of the `OUTBOX` namespace by name with one of the core's
 //! [`Call`](crate::logic::outbox_call::Call)s.
 
+use std::cell::Cell;
+
 use worker::js_sys::{self, Array, Uint8Array};
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
@@ -80,18 +82,30 @@ impl Cells {
 }
 
 /// An object's storage: its SQLite database and its alarm.
-pub struct Storage(DurableObjectStorage);
+///
+/// The alarm's time is kept as this instance last set or read it: only the object itself sets
+/// its alarm, so after the first read asking again is only a wait, and setting it to the time
+/// it already has writes nothing. The runtime clears an alarm as it fires it: an alarm run
+/// starts with [`Storage::alarm_fired`].
+pub struct Storage {
+    storage: DurableObjectStorage,
+    /// `None` until known; then the alarm's time, if one is set.
+    alarm_at: Cell<Option<Option<u64>>>,
+}
 
 impl Storage {
     /// The storage of the object whose state this is.
     pub fn of(state: &DurableObjectState) -> Result<Storage> {
-        state.storage().map(Storage)
+        Ok(Storage {
+            storage: state.storage()?,
+            alarm_at: Cell::new(None),
+        })
     }
 
     /// Runs `query` with its `?` bindings; every row it returns.
     pub fn rows(&self, query: &str, bindings: &[Value<'_>]) -> Result<Vec<Cells>> {
         let cursor = self
-            .0
+            .storage
             .sql()
             .exec(query, bindings.iter().map(Value::js).collect())?;
         let rows = cursor.raw();
@@ -128,27 +142,67 @@ impl Storage {
 
     /// When the alarm is set for (unix ms), if it is.
     pub async fn alarm(&self) -> Result<Option<u64>> {
-        let at = JsFuture::from(self.0.get_alarm(js_sys::Object::new())?).await?;
-        Ok(at.as_f64().map(|at| at.max(0.0) as u64))
+        if let Some(known) = self.alarm_at.get() {
+            return Ok(known);
+        }
+        let at = JsFuture::from(self.storage.get_alarm(js_sys::Object::new())?).await?;
+        let at = at.as_f64().map(|at| at.max(0.0) as u64);
+        self.alarm_at.set(Some(at));
+        Ok(at)
     }
 
-    /// Sets the alarm to `at_ms` (unix ms).
+    /// Sets the alarm to `at_ms` (unix ms), unless it is set to that already.
     pub async fn set_alarm(&self, at_ms: u64) -> Result<()> {
+        if self.alarm_at.get() == Some(Some(at_ms)) {
+            return Ok(());
+        }
+        // Known from the moment it is asked for: a later call in this instance goes after it.
+        self.alarm_at.set(Some(Some(at_ms)));
         let at = js_sys::Date::new(&JsValue::from_f64(at_ms as f64));
-        JsFuture::from(self.0.set_alarm(at, js_sys::Object::new())?).await?;
+        let set = self.storage.set_alarm(at, js_sys::Object::new());
+        self.settled(set).await
+    }
+
+    /// Makes sure the alarm fires by `at_ms`: moved earlier only.
+    pub async fn wake_by(&self, at_ms: u64) -> Result<()> {
+        if self.alarm().await?.is_none_or(|at| at > at_ms) {
+            self.set_alarm(at_ms).await?;
+        }
         Ok(())
     }
 
     /// Deletes the alarm.
     pub async fn delete_alarm(&self) -> Result<()> {
-        JsFuture::from(self.0.delete_alarm(js_sys::Object::new())?)
-            .await
-            .map(drop)
+        if self.alarm_at.get() == Some(None) {
+            return Ok(());
+        }
+        self.alarm_at.set(Some(None));
+        let deleted = self.storage.delete_alarm(js_sys::Object::new());
+        self.settled(deleted).await
     }
 
     /// Deletes everything the object stores, its alarm included.
     pub async fn delete_all(&self) -> Result<()> {
-        JsFuture::from(self.0.delete_all()?).await.map(drop)
+        self.alarm_at.set(Some(None));
+        let deleted = self.storage.delete_all();
+        self.settled(deleted).await
+    }
+
+    /// The alarm fired: the runtime has cleared it.
+    pub fn alarm_fired(&self) {
+        self.alarm_at.set(Some(None));
+    }
+
+    /// Waits for a change of the alarm; when it fails, the alarm's time is unknown again.
+    async fn settled(&self, promise: Result<js_sys::Promise>) -> Result<()> {
+        let settled = match promise {
+            Ok(promise) => JsFuture::from(promise).await.map(drop),
+            Err(error) => Err(error),
+        };
+        if settled.is_err() {
+            self.alarm_at.set(None);
+        }
+        settled
     }
 }
 
