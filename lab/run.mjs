@@ -14,7 +14,8 @@
 // --workers picks configurations from CONFIGS by key (comma-separated); --transports picks
 // query, form or both (the default), or adds query-bare: the query string without
 // Content-Length. --baseline DIR[,DIR…] adds earlier builds of webim-edge (each DIR, inside
-// this project, is a copy of build/ with its entry.mjs), to compare versions. EDGE_BUILD=DIR
+// this project, is a copy of build/ with its entry.mjs; outbox:DIR measures it with the outbox), to
+// compare versions. EDGE_BUILD=DIR
 // measures DIR (a copy of build/, e.g. from lab/build-rev.sh) as webim-edge instead of build/.
 //   usage: node lab/run.mjs [--requests 6000] [--processes 2] [--batch 200] [--concurrency 8]
 //                           [--workers empty,forward,floor,js,edge,edge-webim,edge-outbox[,js-outbox]]
@@ -69,9 +70,10 @@ function shuffled(xs) {
 
 const cases = transports.flatMap((transport) => configs.map((config) => ({ config, transport })));
 const instances = cases.flatMap((c) => Array.from({ length: PROCESSES }, () => ({ case: c, batches: [] })));
-for (const instance of instances) {
+for (const [n, instance] of instances.entries()) {
   const { config, transport } = instance.case;
-  instance.served = await serve(config.options, { ...origin.bindings, ...config.bindings }, { pin: true });
+  instance.path = String(n);
+  instance.served = await serve(config.options, { ...origin.bindingsFor(instance.path), ...config.bindings }, { pin: true });
   await drive(instance.served.url, WARMUP, CONCURRENCY, transport, { distinct: config.distinct });
 }
 // Each turn takes the processes in a fresh random order, after a pause that lets the last
@@ -84,6 +86,10 @@ for (let b = 0; b < BATCHES; b++) {
     instance.batches.push({ cpu: (instance.served.cpuMicros() - before) / BATCH, ...run });
   }
 }
+// What each process delivered, once the outboxes had a moment to finish: every request a new
+// event for the outbox, so this is how many of its events reached the origin.
+await new Promise((resolve) => setTimeout(resolve, 2000));
+for (const instance of instances) instance.delivered = origin.received(instance.path);
 for (const instance of instances) await instance.served.dispose();
 
 const sum = (xs) => xs.reduce((a, b) => a + b, 0);
@@ -104,6 +110,8 @@ const results = cases.map((c) => {
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
     failures: sum(batches.map((r) => r.failures)),
+    // Of the requests it was sent, warm-up included, the share that reached the origin.
+    delivered: sum(own.map((p) => p.delivered)) / (own.length * (WARMUP + BATCHES * BATCH)),
   };
 });
 const find = (key, transport) => results.find((r) => r.config.key === key && r.transport === transport);
@@ -131,10 +139,11 @@ function ratio(r, base) {
 
 const requests = BATCHES * BATCH * PROCESSES;
 console.log(`\nRuntime: ${requests} signed ${BENCH_CHAT.length}-byte deliveries per worker and transport at concurrency ${CONCURRENCY}, over ${PROCESSES} workerd processes each taking ${BATCHES} batches of ${BATCH} in turn with all others; workerd via Miniflare, loopback origin\n`);
-console.log("| worker | transport | CPU µs/request | above empty | per process | requests/s | p50 ms | p99 ms | non-200 |");
-console.log("|---|---|---|---|---|---|---|---|---|");
+console.log("| worker | transport | CPU µs/request | above empty | per process | requests/s | p50 ms | p99 ms | non-200 | reached the origin |");
+console.log("|---|---|---|---|---|---|---|---|---|---|");
 for (const r of results) {
-  console.log(`| ${r.config.name} | ${r.transport} | ${r.cpu.toFixed(0)} | ${r.config.floor ? "—" : above(r).toFixed(0)} | ${r.perProcess.map((c) => c.toFixed(0)).join(", ")} | ${r.rps.toFixed(0)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.config.floor ? "—" : r.failures} |`);
+  const reached = r.config.floor ? "—" : `${(100 * r.delivered).toFixed(1)} %`;
+  console.log(`| ${r.config.name} | ${r.transport} | ${r.cpu.toFixed(0)} | ${r.config.floor ? "—" : above(r).toFixed(0)} | ${r.perProcess.map((c) => c.toFixed(0)).join(", ")} | ${r.rps.toFixed(0)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.config.floor ? "—" : r.failures} | ${reached} |`);
 }
 console.log(`\nCPU above the empty worker, as ratios over the run, each with the range that holds 90 % of it over resamplings of the ${BATCHES} turns (targets: ≤ 0.75 of JavaScript, the outbox ≤ 0.75 of the JavaScript outbox, ≤ 1.5 of forwarding alone):`);
 for (const transport of transports) {
@@ -145,7 +154,10 @@ for (const transport of transports) {
     if (js) parts.push(`÷ JavaScript = ${ratio(r, js)}`);
     if (forward) parts.push(`÷ forwarding alone = ${ratio(r, forward)}`);
     const jsOutbox = find("js-outbox", transport);
-    if (jsOutbox && r.config.key === "edge-outbox") parts.push(`÷ JavaScript outbox = ${ratio(r, jsOutbox)}`);
+    const outboxFloor = find("outbox-floor", transport);
+    const isOutbox = r.config.key === "edge-outbox" || r.config.key.startsWith("baseline outbox:");
+    if (jsOutbox && isOutbox) parts.push(`÷ JavaScript outbox = ${ratio(r, jsOutbox)}`);
+    if (outboxFloor && (isOutbox || r.config.key === "js-outbox")) parts.push(`÷ the outbox's floor = ${ratio(r, outboxFloor)}`);
     if (parts.length) console.log(`- ${transport}: ${r.config.name} ${parts.join("; ")}`);
   }
 }

@@ -60,15 +60,23 @@ function distinctRequest(transport, perChat) {
   return request(chat, transport);
 }
 
-/** A loopback origin that answers 204 at once, and the bindings that point a worker at it. */
+/**
+ * A loopback origin that answers 204 at once, and the bindings that point a worker at it.
+ * `received(path)` counts the requests it took at `/events/<path>` (`bindingsFor(path)` points
+ * a worker there), so that a benchmark can tell how many events each worker delivered.
+ */
 export async function fastOrigin() {
+  const counts = new Map();
   const server = http.createServer((req, res) => {
+    counts.set(req.url, (counts.get(req.url) ?? 0) + 1);
     req.resume();
     req.on("end", () => res.writeHead(204).end());
   });
   await new Promise((r) => server.listen(0, "127.0.0.1", r));
-  const bindings = { WEBIM_PRIVATE_KEYS: KEY, ORIGIN_URL: `http://127.0.0.1:${server.address().port}/events`, ORIGIN_SIGNING_SECRET: SIGNING_SECRET };
-  return { bindings, close: () => server.close() };
+  const url = (path) => `http://127.0.0.1:${server.address().port}/events${path ? `/${path}` : ""}`;
+  const bindingsFor = (path) => ({ WEBIM_PRIVATE_KEYS: KEY, ORIGIN_URL: url(path), ORIGIN_SIGNING_SECRET: SIGNING_SECRET });
+  const received = (path) => counts.get(new URL(url(path)).pathname) ?? 0;
+  return { bindings: bindingsFor(""), bindingsFor, received, close: () => server.close() };
 }
 
 /**
@@ -160,23 +168,37 @@ export const CONFIGS = {
     options: { ...jsWorker("lab/js-outbox.mjs"), durableObjects: { OUTBOX: { className: "JsChatOutbox", useSQLite: true } } },
     distinct: 5,
   },
+  // The outbox's floor (lab/outbox-floor.mjs): one request to the chat's object, one insert,
+  // one delivery, one update per event, and none of the job's logic.
+  "outbox-floor": {
+    name: "the outbox's floor (its runtime calls, none of its logic)",
+    options: { ...jsWorker("lab/outbox-floor.mjs"), compatibilityFlags: ["nodejs_compat"], durableObjects: { OUTBOX: { className: "FloorOutbox", useSQLite: true } } },
+    distinct: 5,
+  },
+  ...Object.fromEntries(["alarm", "safety", "fetch", "none"].map((probe) => [`probe-${probe}`, { name: `probe ${probe}`, options: { ...jsWorker("lab/probe-outbox.mjs"), compatibilityFlags: ["nodejs_compat"], durableObjects: { OUTBOX: { className: "ProbeOutbox", useSQLite: true } } }, bindings: { PROBE: probe }, distinct: 5 }])),
 };
 /**
  * The configurations named by `workers` (keys of CONFIGS, comma-separated), then earlier builds
  * of webim-edge given as `baseline` (`DIR[,DIR…]`, each DIR inside this project a copy of
  * build/ holding its entry.mjs, index.js, index_bg.wasm and snippets/), to compare versions in
- * one run.
+ * one run; `outbox:DIR` measures DIR with the outbox, as edge-outbox.
  */
 export function configurations(workers, baseline) {
   const named = workers.split(",").map((key) => {
     if (!CONFIGS[key]) throw new Error(`unknown worker ${key}; known: ${Object.keys(CONFIGS).join(", ")}`);
     return { key, ...CONFIGS[key] };
   });
-  const builds = (baseline?.split(",") ?? []).map((dir) => ({
-    key: `baseline ${dir}`,
-    name: `webim-edge baseline (${dir})`,
-    options: edgeFrom(dir),
-  }));
+  const builds = (baseline?.split(",") ?? []).map((given) => {
+    // `outbox:DIR` measures the build in DIR with the outbox, as edge-outbox is measured.
+    const dir = given.replace(/^outbox:/, "");
+    const outbox = dir !== given;
+    return {
+      key: `baseline ${given}`,
+      name: `webim-edge baseline (${given})`,
+      options: outbox ? { ...edgeFrom(dir), durableObjects: CONFIGS["edge-outbox"].options.durableObjects } : edgeFrom(dir),
+      distinct: outbox ? CONFIGS["edge-outbox"].distinct : undefined,
+    };
+  });
   return [...named, ...builds];
 }
 
@@ -247,6 +269,19 @@ export async function serve(worker, bindings, { pin = false } = {}) {
         ns += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, "utf8").split(" ")[0]);
       }
       return ns / 1000;
+    },
+    /**
+     * The CPU µs of workerd's main thread (where the isolate runs and requests are handled:
+     * what the platform's per-request limit counts) and of its other threads (V8's background
+     * compilation and garbage collection, I/O) apart.
+     */
+    cpuByThread() {
+      const split = { main: 0, others: 0 };
+      for (const task of readdirSync(`/proc/${pid}/task`)) {
+        const ns = Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, "utf8").split(" ")[0]);
+        split[task === String(pid) ? "main" : "others"] += ns / 1000;
+      }
+      return split;
     },
     /** Resident memory of the workerd process in MiB. */
     rssMiB: () => Number(readFileSync(`/proc/${pid}/status`, "utf8").match(/VmRSS:\s+(\d+)/)[1]) / 1024,
