@@ -18,19 +18,23 @@ const median = (xs) => {
 /** One cold start of `worker`: load CPU, then the first and second requests' latency and CPU. */
 async function once(worker, bindings) {
   const served = await serve(worker.options, bindings, { pin: true });
-  const loaded = served.cpuMicros();
+  const loaded = served.cpuByThread();
   const first = await drive(served.url, 1, 1, "query");
-  const afterFirst = served.cpuMicros();
+  const afterFirst = served.cpuByThread();
   const second = await drive(served.url, 1, 1, "query");
-  const afterSecond = served.cpuMicros();
+  const afterSecond = served.cpuByThread();
   await served.dispose();
   if (first.failures || second.failures) throw new Error(`${worker.name}: cold request failed`);
+  const all = (t) => t.main + t.others;
   return {
-    loadCpu: loaded / 1000,
+    loadCpu: all(loaded) / 1000,
+    loadMain: loaded.main / 1000,
     firstMs: first.latencies[0],
-    firstCpu: (afterFirst - loaded) / 1000,
+    firstCpu: (all(afterFirst) - all(loaded)) / 1000,
+    firstMain: (afterFirst.main - loaded.main) / 1000,
     secondMs: second.latencies[0],
-    secondCpu: (afterSecond - afterFirst) / 1000,
+    secondCpu: (all(afterSecond) - all(afterFirst)) / 1000,
+    secondMain: (afterSecond.main - afterFirst.main) / 1000,
   };
 }
 
@@ -53,6 +57,21 @@ export async function coldStarts(bindings, starts = 6) {
     const load = w.key === "empty" ? "—" : cell(w.key, "loadCpu", med("empty", "loadCpu"));
     console.log(`| ${w.name} | ${load} | ${cell(w.key, "firstMs")} | ${cell(w.key, "firstCpu")} | ${cell(w.key, "secondMs")} | ${cell(w.key, "secondCpu")} |`);
   }
+  // The request's own thread: workerd's main thread, where the isolate runs (what the
+  // platform's CPU limit per request counts); the rest is V8's background threads (compiling,
+  // collecting garbage) and I/O.
+  console.log(`\nThe same starts, workerd's main thread only (the isolate's thread), ms, median (range); "above empty" less the empty worker's median\n`);
+  console.log("| worker | load, main thread, above empty | 1st request: main thread | above empty | 2nd request: main thread | above empty |");
+  console.log("|---|---|---|---|---|---|");
+  for (const w of WORKERS) {
+    const empty = w.key === "empty";
+    const load = empty ? "—" : cell(w.key, "loadMain", med("empty", "loadMain"));
+    const above = (field) => (empty ? "—" : cell(w.key, field, med("empty", field)));
+    console.log(`| ${w.name} | ${load} | ${cell(w.key, "firstMain")} | ${above("firstMain")} | ${cell(w.key, "secondMain")} | ${above("secondMain")} |`);
+  }
+  // The issue's ratios: each request's CPU above the empty worker's, webim-edge over JavaScript.
+  const ratio = (field) => ((med("edge", field) - med("empty", field)) / (med("js", field) - med("empty", field))).toFixed(2);
+  console.log(`\nwebim-edge ÷ JavaScript, CPU above the empty worker (medians): 1st request ${ratio("firstCpu")} (main thread ${ratio("firstMain")}), 2nd request ${ratio("secondCpu")} (main thread ${ratio("secondMain")})`);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -175,7 +175,6 @@ export const CONFIGS = {
     options: { ...jsWorker("lab/outbox-floor.mjs"), compatibilityFlags: ["nodejs_compat"], durableObjects: { OUTBOX: { className: "FloorOutbox", useSQLite: true } } },
     distinct: 5,
   },
-  ...Object.fromEntries(["alarm", "safety", "fetch", "none"].map((probe) => [`probe-${probe}`, { name: `probe ${probe}`, options: { ...jsWorker("lab/probe-outbox.mjs"), compatibilityFlags: ["nodejs_compat"], durableObjects: { OUTBOX: { className: "ProbeOutbox", useSQLite: true } } }, bindings: { PROBE: probe }, distinct: 5 }])),
 };
 /**
  * The configurations named by `workers` (keys of CONFIGS, comma-separated), then earlier builds
