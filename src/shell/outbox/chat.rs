@@ -185,12 +185,10 @@ impl Chat<'_> {
                 let _ = self.schedule().await;
                 Ok((Reply::delivery(200, "duplicate", &event.id), false))
             }
-            Ok(true) => Ok(
-                match self.storage().wake_by(now + AFTER_ERROR_MS).await {
-                    Ok(()) => (Reply::delivery(202, "queued", &event.id), true),
-                    Err(_) => unavailable(),
-                },
-            ),
+            Ok(true) => Ok(match self.storage().wake_by(now + AFTER_ERROR_MS).await {
+                Ok(()) => (Reply::delivery(202, "queued", &event.id), true),
+                Err(_) => unavailable(),
+            }),
             Err(_) => Ok(unavailable()),
         }
     }
