@@ -4,8 +4,10 @@
 // profile of the isolate through the inspector, and prints the functions with the most self
 // time, in µs per request. Build with `npm run build -- --keep-names` first to see Rust names.
 // The profiler slows the isolate (wasm most of all), so read the shares, not the totals.
+// --cold profiles the first requests of a fresh isolate instead (no warm-up; say how many
+// with --requests, e.g. 1): where a cold start's CPU goes.
 //   usage: node lab/profile.mjs [--worker edge] [--transport query|form] [--requests 3000]
-//                               [--top 30]
+//                               [--top 30] [--cold]
 // --worker is a key of the benchmark's configurations (lab/workerd.mjs), as for lab/run.mjs.
 import { parseArgs } from "node:util";
 import WebSocket from "ws";
@@ -17,6 +19,7 @@ const { values } = parseArgs({
     transport: { type: "string", default: "query" },
     requests: { type: "string", default: "3000" },
     top: { type: "string", default: "30" },
+    cold: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   },
 });
@@ -46,12 +49,12 @@ const call = (method, params = {}) =>
     ws.send(JSON.stringify({ id: lastId, method, params }));
   });
 
-await drive(served.url, 300, 8, TRANSPORT, { distinct: config.distinct });
+if (!values.cold) await drive(served.url, 300, 8, TRANSPORT, { distinct: config.distinct });
 await call("Profiler.enable");
-await call("Profiler.setSamplingInterval", { interval: 50 });
+await call("Profiler.setSamplingInterval", { interval: values.cold ? 10 : 50 });
 await call("Profiler.start");
 const cpuBefore = served.cpuMicros();
-await drive(served.url, REQUESTS, 8, TRANSPORT, { distinct: config.distinct });
+await drive(served.url, REQUESTS, values.cold ? 1 : 8, TRANSPORT, { distinct: config.distinct });
 const cpu = (served.cpuMicros() - cpuBefore) / REQUESTS;
 const { profile } = await call("Profiler.stop");
 ws.close();
