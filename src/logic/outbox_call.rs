@@ -27,12 +27,6 @@ pub fn object_name(chat_id: Option<&str>, event_id: &str) -> String {
     }
 }
 
-/// Whether the object named `object` holds a chat's events (`chat:…`), rather than one event
-/// whose chat has no id (`event:…`).
-pub fn holds_chat(object: &str) -> bool {
-    object.starts_with("chat:")
-}
-
 /// The object that keeps the health of the origin named by the setting `origin`
 /// (`ORIGIN_URL`, `ORIGIN_URL_CHAT_CLOSED`, …) and the chats waiting for it.
 pub fn origin_object(origin: &str) -> String {

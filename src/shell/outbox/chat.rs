@@ -13,7 +13,7 @@ use crate::logic::event::Event;
 use crate::logic::log_line::LogLine;
 use crate::logic::notices::{self, DeadEvent, Notices};
 use crate::logic::outbox::{self, Policy, AFTER_ERROR_MS, DELIVERIES_PER_ALARM};
-use crate::logic::outbox_call::{holds_chat, DeadEntry};
+use crate::logic::outbox_call::DeadEntry;
 use crate::logic::reply::Reply;
 use crate::logic::settings::Settings;
 use crate::shell::environment;
@@ -77,11 +77,12 @@ impl Chat<'_> {
         Ok(u32::try_from(pending).unwrap_or(u32::MAX))
     }
 
-    /// The outbox policy for this object: an object of an event whose chat has no id
-    /// (`event:<id>`) holds nothing for a `chat_started`.
-    fn policy(&self, settings: &Settings) -> Policy {
+    /// The outbox policy for the object holding `rows`: an object of an event whose chat has
+    /// no id holds nothing for a `chat_started`. Read from the rows, not the object's name,
+    /// which the runtime may not give an object that an alarm started.
+    fn policy(settings: &Settings, rows: &[Row]) -> Policy {
         let policy = Policy::from_settings(settings);
-        if holds_chat(self.name) {
+        if rows.iter().any(|r| r.stored.chat_id.is_some()) {
             policy
         } else {
             policy.without_chat()
@@ -95,7 +96,6 @@ impl Chat<'_> {
             // The dead index, or an object whose rows are all swept: nothing to wake for.
             return self.storage().delete_alarm().await;
         }
-        let policy = self.policy(settings);
         // Waking while waiting for an origin (its safety wake-up): is it up again?
         let mut waits = self.events.waits()?;
         for origin in waits.clone() {
@@ -107,6 +107,7 @@ impl Chat<'_> {
             }
         }
         let mut rows = self.events.rows()?;
+        let policy = Self::policy(settings, &rows);
         for _ in 0..DELIVERIES_PER_ALARM {
             let Some(id) = outbox::plan(&records(&rows), now_ms(), &policy).deliver else {
                 break;
@@ -185,10 +186,16 @@ impl Chat<'_> {
                 let _ = self.schedule().await;
                 Ok((Reply::delivery(200, "duplicate", &event.id), false))
             }
-            Ok(true) => Ok(match self.storage().wake_by(now + AFTER_ERROR_MS).await {
-                Ok(()) => (Reply::delivery(202, "queued", &event.id), true),
-                Err(_) => unavailable(),
-            }),
+            Ok(true) => Ok(
+                match self
+                    .storage()
+                    .wake_by_without_wait(now + AFTER_ERROR_MS)
+                    .await
+                {
+                    Ok(()) => (Reply::delivery(202, "queued", &event.id), true),
+                    Err(_) => unavailable(),
+                },
+            ),
             Err(_) => Ok(unavailable()),
         }
     }
@@ -199,7 +206,8 @@ impl Chat<'_> {
         let now = now_ms();
         let want = match environment::settings(self.env).as_ref() {
             Ok(settings) => {
-                outbox::plan(&self.events.records()?, now, &self.policy(settings)).wake_at_ms
+                let rows = self.events.rows()?;
+                outbox::plan(&records(&rows), now, &Self::policy(settings, &rows)).wake_at_ms
             }
             // Wake now: the alarm logs the problem and looks again later.
             Err(_) => Some(now),
@@ -298,7 +306,7 @@ impl Chat<'_> {
             self.events.set_wait(origin, false)?;
             return Ok(Reply::text(200, "none"));
         };
-        let policy = self.policy(settings);
+        let policy = Self::policy(settings, &self.events.rows()?);
         let (_, status) = self.try_once(settings, &policy, &pending, true).await?;
         let _ = self.schedule().await;
         Ok(Reply::text(200, status))

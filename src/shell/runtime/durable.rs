@@ -147,7 +147,10 @@ impl Storage {
         }
         let at = JsFuture::from(self.storage.get_alarm(js_sys::Object::new())?).await?;
         let at = at.as_f64().map(|at| at.max(0.0) as u64);
-        self.alarm_at.set(Some(at));
+        // A change asked for while this read was under way is newer than what it read.
+        if self.alarm_at.get().is_none() {
+            self.alarm_at.set(Some(at));
+        }
         Ok(at)
     }
 
@@ -169,6 +172,17 @@ impl Storage {
             self.set_alarm(at_ms).await?;
         }
         Ok(())
+    }
+
+    /// [`Storage::wake_by`] without a wait before the write while this instance does not know
+    /// its alarm yet: the alarm is then set to `at_ms` at once, so that it commits with the
+    /// write just made. An earlier wake-up it replaces comes at most `at_ms` later; the run
+    /// that wakes sets the plan's time again.
+    pub async fn wake_by_without_wait(&self, at_ms: u64) -> Result<()> {
+        match self.alarm_at.get() {
+            Some(Some(at)) if at <= at_ms => Ok(()),
+            _ => self.set_alarm(at_ms).await,
+        }
     }
 
     /// Deletes the alarm.
