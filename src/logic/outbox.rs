@@ -313,6 +313,16 @@ pub const MISCONFIGURED_RETRY_MS: u64 = 60_000;
 /// on a run finishing or on the platform retrying an alarm.
 pub const AFTER_ERROR_MS: u64 = 30_000;
 
+/// How long a run of an object may be under way before it is taken to be lost (an await that
+/// never settled): the next run asked for takes over. Longer than any run can take: at most
+/// [`DELIVERIES_PER_ALARM`] attempts of at most 120 s each (`ORIGIN_TIMEOUT_MS`'s bound).
+pub const RUN_LOST_AFTER_MS: u64 = 3_600_000;
+
+/// Whether a run that started at `started_ms` is lost at `now_ms`.
+pub fn run_is_lost(started_ms: u64, now_ms: u64) -> bool {
+    now_ms.saturating_sub(started_ms) >= RUN_LOST_AFTER_MS
+}
+
 /// The slower safety wake-up: while anything is pending or owed, the object wakes at least this
 /// often, whatever became of the wake-up its plan set.
 pub const SAFETY_WAKE_MS: u64 = 900_000;
@@ -424,6 +434,21 @@ pub fn attempts_in(log: &str) -> Vec<(u64, &str, u64)> {
             Some((at, status, duration))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod run_tests {
+    use super::*;
+
+    #[test]
+    fn a_run_is_lost_only_after_the_longest_a_run_can_take() {
+        let longest = DELIVERIES_PER_ALARM as u64 * 120_000;
+        assert!(RUN_LOST_AFTER_MS > longest);
+        assert!(!run_is_lost(1_000, 1_000 + longest));
+        assert!(run_is_lost(1_000, 1_000 + RUN_LOST_AFTER_MS));
+        // A clock that went back is no loss.
+        assert!(!run_is_lost(5_000, 1_000));
+    }
 }
 
 #[cfg(test)]

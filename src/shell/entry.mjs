@@ -145,7 +145,14 @@ export class ChatOutbox {
   }
 
   async fetch(request) {
-    const response = await guarded(() => this.object().fetch(request));
+    let response;
+    try {
+      response = await guarded(() => this.object().fetch(request));
+    } catch (error) {
+      // A store may have written its event before this: it gets its wake-up all the same.
+      await this.wakeLater(false);
+      throw error;
+    }
     // The answer goes out once the store is durable; the run goes on after it.
     if (this.built === generation && this.inner.runWanted()) this.state.waitUntil(this.run());
     return response;
@@ -159,13 +166,26 @@ export class ChatOutbox {
     return this.settled(() => this.object().alarm());
   }
 
-  /** Runs `f`; a trap in it leaves a wake-up set instead of a rejection. */
+  /**
+   * Runs `f` (a run or the alarm, which never reject of their own accord); a trap or an
+   * exception thrown through the wasm, which may have left its side of the object half changed
+   * (a run marked as under way for ever), has that side built afresh for the next call, and
+   * leaves a wake-up set instead of a rejection.
+   */
   async settled(f) {
     try {
       await guarded(f);
     } catch {
-      await this.state.storage.setAlarm(Date.now() + wasm.outboxRetryAfterErrorMs());
+      this.built = -1;
+      await this.wakeLater(true);
     }
+  }
+
+  /** Sets a wake-up `AFTER_ERROR_MS` ahead: `always`, or unless one is due sooner. */
+  async wakeLater(always) {
+    const at = Date.now() + wasm.outboxRetryAfterErrorMs();
+    const set = always ? null : await this.state.storage.getAlarm();
+    if (set === null || set > at) await this.state.storage.setAlarm(at);
   }
 }
 

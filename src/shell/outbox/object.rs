@@ -52,8 +52,11 @@ pub struct ChatOutbox {
     events: Events,
     /// A call stored a new event since the entry last asked.
     run_wanted: Cell<bool>,
-    /// A run is under way (a request's or the alarm's).
-    running: Cell<bool>,
+    /// When the run under way (a request's, the alarm's, or a probe) started, if one is.
+    running_since: Cell<Option<u64>>,
+    /// Which run holds `running_since`: a run taken over as lost does not clear it for the
+    /// one that took over when it ends after all.
+    run_token: Cell<u64>,
     /// A run was asked for while one was under way: that one goes round again.
     again: Cell<bool>,
 }
@@ -76,7 +79,8 @@ impl ChatOutbox {
             name,
             events: Events::new(Storage::of(&state)?),
             run_wanted: Cell::new(false),
-            running: Cell::new(false),
+            running_since: Cell::new(None),
+            run_token: Cell::new(0),
             again: Cell::new(false),
         })
     }
@@ -147,7 +151,7 @@ impl ChatOutbox {
                 Err(_) => Ok(EdgeError::Misconfigured.reply()),
             },
             Some(Call::OriginView { origin }) => OriginWatch::new(self.storage(), &origin).view(),
-            Some(Call::Probe { origin }) => self.chat().probe(&origin).await,
+            Some(Call::Probe { origin }) => self.probe(&origin).await,
             Some(Call::Resume { origin }) => {
                 self.events.set_wait(&origin, false)?;
                 heard(&origin, Some(Heard::Up));
@@ -179,10 +183,10 @@ impl ChatOutbox {
     /// chat's deliveries never overlap). It never rejects: an error is logged and leaves a
     /// wake-up [`AFTER_ERROR_MS`] away, where the store or the alarm had set one before.
     pub async fn run(&self) -> Result<()> {
-        if self.running.replace(true) {
+        let Some(token) = self.begin_run() else {
             self.again.set(true);
             return Ok(());
-        }
+        };
         loop {
             self.again.set(false);
             let started = now_ms();
@@ -198,7 +202,7 @@ impl ChatOutbox {
                 break;
             }
         }
-        self.running.set(false);
+        self.end_run(token);
         Ok(())
     }
 }
@@ -213,6 +217,45 @@ pub fn retry_after_error_ms() -> f64 {
 impl ChatOutbox {
     fn storage(&self) -> &Storage {
         self.events.storage()
+    }
+
+    /// Starts a run unless one is under way (one that has been under way for longer than the
+    /// core allows is taken to be lost, and this one takes over): its token.
+    fn begin_run(&self) -> Option<u64> {
+        let now = now_ms();
+        if self
+            .running_since
+            .get()
+            .is_some_and(|since| !outbox::run_is_lost(since, now))
+        {
+            return None;
+        }
+        let token = self.run_token.get().wrapping_add(1);
+        self.run_token.set(token);
+        self.running_since.set(Some(now));
+        Some(token)
+    }
+
+    /// Ends the run `token`, unless another took over from it.
+    fn end_run(&self, token: u64) {
+        if self.run_token.get() == token {
+            self.running_since.set(None);
+        }
+    }
+
+    /// `Probe`, as one of the object's runs: while another is under way the chat is busy (503,
+    /// which the origin's object takes as no answer and probes again later), and a run asked
+    /// for meanwhile follows it.
+    async fn probe(&self, origin: &str) -> Result<Reply> {
+        let Some(token) = self.begin_run() else {
+            return Ok(EdgeError::StorageUnavailable.reply());
+        };
+        let reply = self.chat().probe(origin).await;
+        self.end_run(token);
+        if self.again.replace(false) {
+            self.run_wanted.set(true);
+        }
+        reply
     }
 
     /// The chat's side of this object.
