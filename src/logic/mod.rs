@@ -31,4 +31,5 @@ pub mod settings;
 pub mod standard_webhooks;
 pub mod times;
 pub mod version;
+pub mod warm_up;
 pub mod webim_signature;

@@ -59,6 +59,17 @@ function recover(error) {
   throw error;
 }
 
+// A direct delivery's functions compiled now, while the worker loads, rather than in the
+// isolate's first request (src/logic/warm_up.rs): V8 compiles a wasm function when it is first
+// called. Whatever becomes of it, requests go on.
+try {
+  wasm.warmUp();
+} catch {
+  // Anything thrown through the wasm may have left it half way: nothing has used it yet, so a
+  // fresh instance costs nothing.
+  wasm.__wbg_reset_state();
+}
+
 /** `f()`, with a trap inside it (thrown, or a rejected promise) recovered from. */
 function guarded(f) {
   try {

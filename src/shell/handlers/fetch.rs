@@ -24,12 +24,13 @@ use crate::logic::outcome::Outcome;
 use crate::logic::retry::OriginAnswer;
 use crate::logic::route::{self, Route};
 use crate::logic::settings::Settings;
+use crate::logic::warm_up;
 use crate::shell::environment::{self, DEDUP, QUEUE};
 use crate::shell::forward::{self, forward};
 use crate::shell::handlers::admin;
 use crate::shell::outbox::client;
 use crate::shell::runtime::crypto::NodeCrypto;
-use crate::shell::runtime::http::{read_body, response, RequestHead};
+use crate::shell::runtime::http::{self, read_body, response, RequestHead};
 use crate::shell::runtime::kv::Kv;
 use crate::shell::runtime::{log, now_ms, queue};
 
@@ -83,6 +84,46 @@ pub fn start(req: web_sys::Request, env: Env, body: Option<Vec<u8>>) -> Result<J
         started_ms,
     });
     Ok(Array::of2(&JsValue::from(token), &posted).into())
+}
+
+/// The warm-up ([`warm_up`]): the module entry calls this once while the worker loads. The
+/// built-in delivery goes through the functions [`begin`] and [`finish`] call for a direct
+/// delivery, on the warm-up's own settings, short of sending it, of making its `Response` and
+/// of writing its log line: whether it got as far as a signed origin request. It makes no call
+/// the runtime refuses at global scope (I/O, timers, random values, a `Response`).
+#[wasm_bindgen(js_name = warmUp, wasm_bindgen = worker::wasm_bindgen, js_sys = worker::js_sys)]
+pub fn warm_up() -> Result<bool, JsValue> {
+    let started_ms = now_ms();
+    let (Some(settings), Some(url)) = (warm_up::settings(), warm_up::url(&NodeCrypto)) else {
+        return Ok(false);
+    };
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    let req = web_sys::Request::new_with_str_and_init(&url, &init)?;
+    let mut line = LogLine::new("other");
+    let head = RequestHead::of(&req);
+    let outcome = route_of(&head, &mut line).and_then(|route| {
+        let Route::Event(event_type) = route else {
+            return Err(EdgeError::NotFound);
+        };
+        admitted(&head, &settings)?;
+        let accepted = accept(&head, &settings, event_type, &[], started_ms, &mut line)?;
+        forward::prepare(
+            &settings,
+            &accepted.event,
+            Some(accepted.verified.key_index),
+        )
+        .map(|_| Outcome::Forwarded {
+            id: accepted.event.id.clone(),
+        })
+        .ok_or(EdgeError::OriginUnavailable)
+    });
+    let outcome = outcome.unwrap_or_else(Outcome::from);
+    let reply = outcome.reply();
+    line.outcome(&outcome, reply.status);
+    drop(line.line(started_ms, now_ms()));
+    // The reply's headers as `response` writes them; the runtime makes no `Response` at load.
+    Ok(http::head(&reply.headers).is_some() && matches!(outcome, Outcome::Forwarded { .. }))
 }
 
 /// The longest body the module entry may read before calling [`start`]: the core's
