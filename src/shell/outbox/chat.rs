@@ -69,7 +69,7 @@ impl Chat<'_> {
 
     /// How many of the chat's events are pending (all wait behind its front event).
     fn pending(&self) -> Result<u32> {
-        let records = self.events.records()?;
+        let records = records(&self.events.rows()?);
         let pending = records
             .iter()
             .filter(|r| r.state == outbox::State::Pending)
@@ -294,7 +294,7 @@ impl Chat<'_> {
         let Ok(settings) = loaded.as_ref() else {
             return Ok(EdgeError::Misconfigured.reply());
         };
-        let records = self.events.records()?;
+        let records = records(&self.events.rows()?);
         let front = outbox::front(&records).map(|r| r.id.clone());
         let pending = match front {
             Some(id) => self.events.pending(&id)?,

@@ -188,11 +188,6 @@ impl Events {
             .collect())
     }
 
-    /// Every record, for the core's plan.
-    pub fn records(&self) -> Result<Vec<Record>> {
-        Ok(self.rows()?.into_iter().map(|r| r.stored.record).collect())
-    }
-
     /// Stores `event` as pending, due at `now_ms`, unless its id is here: `true` when stored.
     pub fn insert(
         &self,

@@ -272,10 +272,7 @@ impl<'a> OriginWatch<'a> {
     async fn arm(&self, settings: &Settings, now: u64) -> Result<()> {
         let (health, _) = self.health()?;
         let at = breaker::next_probe_at(&health, &policy(settings)).unwrap_or(now);
-        if self.storage.alarm().await?.is_none_or(|set| set > at) {
-            self.storage.set_alarm(at).await?;
-        }
-        Ok(())
+        self.storage.wake_by(at).await
     }
 
     /// The alarm: notices, the probe or the ramp, and the next wake-up.
