@@ -89,8 +89,8 @@ impl Chat<'_> {
         }
     }
 
-    /// One alarm run: deliveries (at most the core's budget), then notices, the sweep and the
-    /// next wake-up.
+    /// One run of the plan (after a store, or the alarm's): deliveries (at most the core's
+    /// budget), then notices, the sweep and the next wake-up.
     pub async fn run(&self, settings: &Settings) -> Result<()> {
         if !self.events.exist()? {
             // The dead index, or an object whose rows are all swept: nothing to wake for.
