@@ -1,10 +1,11 @@
 // The warm-up the module entry runs while the worker loads (src/logic/warm_up.rs): in the
 // Workers runtime, at global scope, it takes the built-in delivery all the way to a signed
 // origin request, and it sends nothing, logs nothing, and leaves the worker's own settings
-// alone (a real delivery after it goes to the configured origin).
+// alone (a real delivery after it goes to the configured origin; its built-in key verifies
+// nothing the worker receives).
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { KEY, eventId, eventually, sampleChat, startEdge, startOrigin } from "./harness.mjs";
+import { KEY, eventId, eventually, hmacHex, sampleChat, startEdge, startOrigin } from "./harness.mjs";
 
 let origin;
 before(async () => {
@@ -34,6 +35,21 @@ test("after the warm-up a real delivery uses the worker's own settings", async (
     const [got] = await eventually(() => origin.received.filter((x) => x.url === "/after-warm-up").length === 1 && origin.received.filter((x) => x.url === "/after-warm-up"), 5000, "the delivery");
     assert.equal(got.headers["webhook-id"], eventId("chat_started", chat));
     assert.equal(e.logs.length, 1, e.logs.join("\n"));
+  } finally {
+    await e.dispose();
+  }
+});
+
+test("a delivery signed with the warm-up's built-in key is refused and reaches nobody", async () => {
+  const e = await startEdge({ WEBIM_PRIVATE_KEYS: KEY, ORIGIN_URL: `${origin.url}/warm-up-key` });
+  try {
+    const chat = sampleChat({ id: 9200 });
+    const body = new URLSearchParams({ chat, signature: hmacHex(chat, "webim-edge-warm-up") }).toString();
+    const r = await e.send("/webim/chat_started", { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body });
+    assert.equal(r.status, 401, r.text);
+    assert.equal(r.json.error.code, "bad_signature");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(origin.received.filter((x) => x.url === "/warm-up-key").length, 0);
   } finally {
     await e.dispose();
   }
