@@ -1,7 +1,8 @@
 // The worker's module entry (scripts/build.sh copies it to build/entry.mjs, beside
 // wasm-bindgen's output). It instantiates the wasm through wasm-bindgen's public `initSync`,
-// hands each request, queue batch and outbox call to the wasm's exports, and recovers from a
-// wasm trap. It decides nothing: each next step of a request is the wasm's answer.
+// runs its warm-up while the worker loads, hands each request, queue batch and outbox call to
+// the wasm's exports, and recovers from a wasm trap. It decides nothing: each next step of a
+// request is the wasm's answer.
 //
 // A request goes first to the wasm's synchronous `start` (src/shell/handlers/fetch.rs), which
 // finishes a direct delivery up to the origin's answer without awaiting in the wasm; this entry
