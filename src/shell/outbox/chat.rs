@@ -69,10 +69,11 @@ impl Chat<'_> {
 
     /// How many of the chat's events are pending (all wait behind its front event).
     fn pending(&self) -> Result<u32> {
-        let records = records(&self.events.rows()?);
-        let pending = records
+        let pending = self
+            .events
+            .rows()?
             .iter()
-            .filter(|r| r.state == outbox::State::Pending)
+            .filter(|r| r.stored.record.state == outbox::State::Pending)
             .count();
         Ok(u32::try_from(pending).unwrap_or(u32::MAX))
     }
@@ -294,8 +295,8 @@ impl Chat<'_> {
         let Ok(settings) = loaded.as_ref() else {
             return Ok(EdgeError::Misconfigured.reply());
         };
-        let records = records(&self.events.rows()?);
-        let front = outbox::front(&records).map(|r| r.id.clone());
+        let rows = self.events.rows()?;
+        let front = outbox::front(&records(&rows)).map(|r| r.id.clone());
         let pending = match front {
             Some(id) => self.events.pending(&id)?,
             None => None,
@@ -306,7 +307,7 @@ impl Chat<'_> {
             self.events.set_wait(origin, false)?;
             return Ok(Reply::text(200, "none"));
         };
-        let policy = Self::policy(settings, &self.events.rows()?);
+        let policy = Self::policy(settings, &rows);
         let (_, status) = self.try_once(settings, &policy, &pending, true).await?;
         let _ = self.schedule().await;
         Ok(Reply::text(200, status))
