@@ -21,6 +21,7 @@ use crate::logic::event::EventType;
 use crate::logic::intake;
 use crate::logic::log_line::LogLine;
 use crate::logic::outcome::Outcome;
+use crate::logic::reply::Reply;
 use crate::logic::retry::OriginAnswer;
 use crate::logic::route::{self, Route};
 use crate::logic::settings::Settings;
@@ -119,9 +120,7 @@ pub fn warm_up() -> Result<bool, JsValue> {
         .ok_or(EdgeError::OriginUnavailable)
     });
     let outcome = outcome.unwrap_or_else(Outcome::from);
-    let reply = outcome.reply();
-    line.outcome(&outcome, reply.status);
-    drop(line.line(started_ms, now_ms()));
+    let (reply, _) = closed(line, &outcome, started_ms);
     // The reply's headers as `response` writes them; the runtime makes no `Response` at load.
     Ok(http::head(&reply.headers).is_some() && matches!(outcome, Outcome::Forwarded { .. }))
 }
@@ -240,15 +239,19 @@ fn begin(
 
 /// Answers with `outcome` and writes the request's log line.
 #[inline(never)]
-fn finish(
-    mut line: LogLine,
-    outcome: &Outcome,
-    started_ms: u64,
-) -> Result<web_sys::Response, JsValue> {
+fn finish(line: LogLine, outcome: &Outcome, started_ms: u64) -> Result<web_sys::Response, JsValue> {
+    let (reply, logged) = closed(line, outcome, started_ms);
+    log(logged);
+    response(reply)
+}
+
+/// The reply to `outcome` and the request's log line, as [`finish`] sends and writes them.
+#[inline(never)]
+fn closed(mut line: LogLine, outcome: &Outcome, started_ms: u64) -> (Reply, String) {
     let reply = outcome.reply();
     line.outcome(outcome, reply.status);
-    log(line.line(started_ms, now_ms()));
-    response(reply)
+    let logged = line.line(started_ms, now_ms());
+    (reply, logged)
 }
 
 async fn handle(
