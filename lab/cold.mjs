@@ -39,7 +39,8 @@ async function once(worker, bindings) {
 }
 
 /** Measures `starts` cold starts of each worker and prints a table (figures in ms, medians). */
-export async function coldStarts(bindings, starts = 6) {
+export async function coldStarts(bindings, starts = 6, baseline = undefined) {
+  const WORKERS = configurations("empty,js,edge", baseline);
   const runs = new Map(WORKERS.map((w) => [w.key, []]));
   for (let i = 0; i < starts; i++) {
     for (const worker of [...WORKERS].sort(() => Math.random() - 0.5)) runs.get(worker.key).push(await once(worker, bindings));
@@ -70,14 +71,18 @@ export async function coldStarts(bindings, starts = 6) {
     console.log(`| ${w.name} | ${load} | ${cell(w.key, "firstMain")} | ${above("firstMain")} | ${cell(w.key, "secondMain")} | ${above("secondMain")} |`);
   }
   // The issue's ratios: each request's CPU above the empty worker's, webim-edge over JavaScript.
-  const ratio = (field) => ((med("edge", field) - med("empty", field)) / (med("js", field) - med("empty", field))).toFixed(2);
-  console.log(`\nwebim-edge ÷ JavaScript, CPU above the empty worker (medians): 1st request ${ratio("firstCpu")} (main thread ${ratio("firstMain")}), 2nd request ${ratio("secondCpu")} (main thread ${ratio("secondMain")})`);
+  for (const w of WORKERS.filter((w) => w.key !== "empty" && w.key !== "js")) {
+    const ratio = (field) => ((med(w.key, field) - med("empty", field)) / (med("js", field) - med("empty", field))).toFixed(2);
+    console.log(`\n${w.name} ÷ JavaScript, CPU above the empty worker (medians): 1st request ${ratio("firstCpu")} (main thread ${ratio("firstMain")}), 2nd request ${ratio("secondCpu")} (main thread ${ratio("secondMain")})`);
+  }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({ options: { starts: { type: "string", default: "6" }, help: { type: "boolean", short: "h", default: false } } });
+  const { values } = parseArgs({
+    options: { starts: { type: "string", default: "6" }, baseline: { type: "string" }, help: { type: "boolean", short: "h", default: false } },
+  });
   if (values.help) usage(import.meta.url);
   const origin = await fastOrigin();
-  await coldStarts(origin.bindings, Number(values.starts));
+  await coldStarts(origin.bindings, Number(values.starts), values.baseline);
   origin.close();
 }
