@@ -79,10 +79,16 @@ pub fn looks_up_dedup(bindings: Bindings) -> bool {
     bindings.dedup && mode(bindings) != Mode::Outbox
 }
 
-/// Whether an event goes straight to the origin with nothing consulted first: direct mode and
-/// no dedup lookup.
-pub fn straight_to_origin(bindings: Bindings) -> bool {
-    mode(bindings) == Mode::Direct && !looks_up_dedup(bindings)
+/// The mode of an event that needs one request and nothing consulted before it: direct mode
+/// with no dedup lookup (the origin's POST), or the outbox (the store in the chat's object).
+/// The shell sends that request without awaiting in the wasm. `None` for the queue, whose
+/// refusal falls back to the origin, and for a dedup lookup.
+pub fn in_one_request(bindings: Bindings) -> Option<Mode> {
+    match mode(bindings) {
+        Mode::Direct if !looks_up_dedup(bindings) => Some(Mode::Direct),
+        Mode::Outbox => Some(Mode::Outbox),
+        _ => None,
+    }
 }
 
 /// Whether the queue can take an event body of `len` bytes.
@@ -115,6 +121,18 @@ pub fn is_duplicate(lookup: Lookup) -> bool {
 /// its forward or enqueue succeeded.
 pub fn remember(outcome: &Outcome) -> bool {
     matches!(outcome, Outcome::Forwarded { .. } | Outcome::Queued { .. })
+}
+
+/// contract §11: the chat's object answers a store 202 when the event is new and stored, 200
+/// when it holds the id already; anything else, or no answer (`None`), is 503
+/// `storage_unavailable`, so that Webim retries.
+pub fn after_store(id: &str, status: Option<u16>) -> Outcome {
+    let id = id.to_string();
+    match status {
+        Some(202) => Outcome::Queued { id },
+        Some(200) => Outcome::Duplicate { id },
+        _ => Outcome::Failed(EdgeError::StorageUnavailable),
+    }
 }
 
 /// contract §7 direct delivery: origin 2xx is 200 `forwarded`; anything else 502
@@ -150,7 +168,8 @@ mod tests {
     }
 
     #[test]
-    fn dedup_is_looked_up_outside_the_outbox_and_only_nothing_bound_goes_straight_through() {
+    fn dedup_is_looked_up_outside_the_outbox_and_only_the_queue_and_dedup_take_more_than_one_request(
+    ) {
         let all = [false, true].into_iter().flat_map(|outbox| {
             [false, true].into_iter().flat_map(move |queue| {
                 [false, true].map(move |dedup| Bindings {
@@ -166,11 +185,14 @@ mod tests {
                 bindings.dedup && !bindings.outbox,
                 "{bindings:?}"
             );
-            assert_eq!(
-                straight_to_origin(bindings),
-                bindings == Bindings::default(),
-                "{bindings:?}"
-            );
+            let one = if bindings.outbox {
+                Some(Mode::Outbox)
+            } else if bindings == Bindings::default() {
+                Some(Mode::Direct)
+            } else {
+                None
+            };
+            assert_eq!(in_one_request(bindings), one, "{bindings:?}");
         }
     }
 
@@ -188,6 +210,25 @@ mod tests {
         assert!(remember(&Outcome::Queued { id: "evt_1".into() }));
         assert!(remember(&Outcome::Forwarded { id: "evt_1".into() }));
         assert!(!remember(&Outcome::Failed(EdgeError::OriginUnavailable)));
+    }
+
+    #[test]
+    fn only_the_objects_202_and_200_are_answers_of_a_store() {
+        assert_eq!(
+            after_store("evt_1", Some(202)),
+            Outcome::Queued { id: "evt_1".into() }
+        );
+        assert_eq!(
+            after_store("evt_1", Some(200)),
+            Outcome::Duplicate { id: "evt_1".into() }
+        );
+        for status in [None, Some(201), Some(204), Some(404), Some(500), Some(503)] {
+            assert_eq!(
+                after_store("evt_1", status),
+                Outcome::Failed(EdgeError::StorageUnavailable),
+                "{status:?}"
+            );
+        }
     }
 
     #[test]

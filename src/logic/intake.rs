@@ -31,11 +31,11 @@ pub fn admit(
 
 /// The longest body the shell may read before calling [`admit`]: `max_body_bytes` when admission
 /// checks nothing but the declared size (no basic auth, so reading first keeps contract §3's order)
-/// and `straight_to_origin` (the one path that takes a body read ahead); otherwise 0. Reading a
-/// form body first saves entering the core twice. The shell still calls [`admit`], then
-/// [`accept`], which measures the body again.
-pub fn read_ahead_limit(settings: &Settings, straight_to_origin: bool) -> u64 {
-    if settings.inbound_auth.is_none() && straight_to_origin {
+/// and the event goes on in one request (`in_one_request`: the path that takes a body read
+/// ahead); otherwise 0. Reading a form body first saves entering the core twice. The shell still
+/// calls [`admit`], then [`accept`], which measures the body again.
+pub fn read_ahead_limit(settings: &Settings, in_one_request: bool) -> u64 {
+    if settings.inbound_auth.is_none() && in_one_request {
         settings.max_body_bytes
     } else {
         0

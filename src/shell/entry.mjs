@@ -5,9 +5,9 @@
 // request is the wasm's answer.
 //
 // A request goes first to the wasm's synchronous `start` (src/shell/handlers/fetch.rs), which
-// finishes a direct delivery up to the origin's answer without awaiting in the wasm; this entry
-// does the waiting (for the body, for the origin) and goes back to the wasm with what it waited
-// for. A body of declared length within the wasm's `readAhead` is read before that first call,
+// takes a delivery up to its one request (the origin's POST in direct mode, the store in its
+// chat's object in the outbox) without awaiting in the wasm; this entry does the waiting (for
+// the body, for that request's answer) and goes back to the wasm with what it waited for. A body of declared length within the wasm's `readAhead` is read before that first call,
 // and a request without a body passes an empty one.
 // Whatever `start` cannot finish alone goes to the general `fetch` handler whole, with the body
 // when it was read already (a body is never read twice).
@@ -89,7 +89,7 @@ function guarded(f) {
   }
 }
 
-// `start`'s answers besides a response and an origin request in flight (fetch.rs).
+// `start`'s answers besides a response and a request in flight (fetch.rs).
 const GENERAL = 0;
 const READ_BODY = 1;
 

@@ -1,9 +1,10 @@
 //! The `fetch` handler: one HTTP request through routing, intake and delivery, in the spec's
 //! order, answered with the core's [`Outcome`] and logged as one line.
 //!
-//! A direct delivery (no queue, outbox or dedup bound) runs without awaiting in the wasm: the
-//! module entry (entry.mjs) calls [`start`], which does everything up to the origin's answer and
-//! hands back the POST in flight, then [`answered`] with the answer. Every `await` of a
+//! A delivery that takes one request (direct with no dedup lookup: the origin's POST; the
+//! outbox: the store in its chat's object) runs without awaiting in the wasm: the module entry
+//! (entry.mjs) calls [`start`], which does everything up to that request's answer and hands back
+//! the request in flight, then [`answered`] with the answer. Every `await` of a
 //! JavaScript promise from Rust goes through the futures bridge (closures, a microtask to wake
 //! the task), which costs more per delivery than the wasm's own work on it (docs/performance.md).
 //! Every other request goes through the general, async [`handle_fetch`]. Both paths share the
@@ -59,23 +60,23 @@ pub async fn handle_fetch(
     finish(line, &outcome, started_ms)
 }
 
-/// What [`start`] answers when the module entry must go on: a response, an origin request in
-/// flight (`[token, promise]`, for [`answered`]), or one of these numbers.
+/// What [`start`] answers when the module entry must go on: a response, a request in flight
+/// (`[token, promise]`, for [`answered`]), or one of these numbers.
 const GENERAL: u32 = 0;
 /// Read the body (its length is declared and allowed), then call [`start`] again with it.
 const READ_BODY: u32 = 1;
 
-/// A direct delivery up to its origin request, without awaiting: the module entry passes the
-/// body once [`READ_BODY`] asked for it. Any request this cannot finish alone is [`GENERAL`]:
+/// A delivery up to its one request (to the origin, or to its chat's object), without awaiting:
+/// the module entry passes the body once [`READ_BODY`] asked for it. Any request this cannot finish alone is [`GENERAL`]:
 /// the entry hands it to [`handle_fetch`] whole.
 #[wasm_bindgen(js_name = start, wasm_bindgen = worker::wasm_bindgen, js_sys = worker::js_sys)]
 pub fn start(req: web_sys::Request, env: Env, body: Option<Vec<u8>>) -> Result<JsValue, JsValue> {
     let started_ms = now_ms();
     let mut line = LogLine::new("other");
-    let (id, posted) = match begin(&req, &env, body, started_ms, &mut line) {
+    let (id, mode, posted) = match begin(&req, &env, body, started_ms, &mut line) {
         Ok(Begun::General) => return Ok(GENERAL.into()),
         Ok(Begun::ReadBody) => return Ok(READ_BODY.into()),
-        Ok(Begun::Posted(id, posted)) => (id, posted),
+        Ok(Begun::Sent(id, mode, posted)) => (id, mode, posted),
         Ok(Begun::Done(outcome)) => return finish(line, &outcome, started_ms).map(Into::into),
         Err(error) => return finish(line, &Outcome::from(error), started_ms).map(Into::into),
     };
@@ -83,6 +84,7 @@ pub fn start(req: web_sys::Request, env: Env, body: Option<Vec<u8>>) -> Result<J
         line,
         id,
         started_ms,
+        mode,
     });
     Ok(Array::of2(&JsValue::from(token), &posted).into())
 }
@@ -129,17 +131,18 @@ pub fn warm_up() -> Result<bool, JsValue> {
 /// [`intake::read_ahead_limit`], asked once per isolate; 0 when the settings are bad.
 #[wasm_bindgen(js_name = readAhead, wasm_bindgen = worker::wasm_bindgen, js_sys = worker::js_sys)]
 pub fn read_ahead(env: Env) -> f64 {
-    let straight = delivery::straight_to_origin(environment::bindings(&env));
+    let one = delivery::in_one_request(environment::bindings(&env)).is_some();
     let loaded = environment::settings(&env);
     let limit = loaded
         .as_ref()
         .as_ref()
-        .map_or(0, |settings| intake::read_ahead_limit(settings, straight));
+        .map_or(0, |settings| intake::read_ahead_limit(settings, one));
     // Exact below 2^53 bytes; `accept` measures the body again in any case.
     limit as f64
 }
 
-/// The origin's answer to the request [`start`] sent as `token`: the reply, logged.
+/// The answer to the request [`start`] sent as `token` (the origin's, or the chat's object's):
+/// the reply, logged.
 #[wasm_bindgen(js_name = answered, wasm_bindgen = worker::wasm_bindgen, js_sys = worker::js_sys)]
 pub fn answered(token: u32, answer: Option<String>) -> Result<web_sys::Response, JsValue> {
     let waiting = PENDING.with(|pending| {
@@ -152,23 +155,29 @@ pub fn answered(token: u32, answer: Option<String>) -> Result<web_sys::Response,
         mut line,
         id,
         started_ms,
+        mode,
     }) = waiting
     else {
         return Err(JsValue::from_str("no delivery waits under this token"));
     };
-    let outcome = settle(&id, &forward::answer(answer), &mut line);
+    let outcome = match mode {
+        Mode::Outbox => delivery::after_store(&id, answer.and_then(|a| a.parse().ok())),
+        _ => settle(&id, &forward::answer(answer), &mut line),
+    };
     finish(line, &outcome, started_ms)
 }
 
-/// A direct delivery between [`start`] and [`answered`].
+/// A delivery between [`start`] and [`answered`].
 struct Waiting {
     line: LogLine,
     id: String,
     started_ms: u64,
+    /// Where its request went: the origin (direct) or its chat's object (the outbox).
+    mode: Mode,
 }
 
 thread_local! {
-    /// Direct deliveries waiting for their origin, by token (index); freed slots are reused.
+    /// Deliveries waiting for their answer, by token (index); freed slots are reused.
     static PENDING: RefCell<Vec<Option<Waiting>>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -196,11 +205,12 @@ enum Begun {
     ReadBody,
     /// Answered without the origin.
     Done(Outcome),
-    /// The event (by id) is on its way to the origin.
-    Posted(String, Promise),
+    /// The event (by id) is on its way to the origin, or to its chat's object.
+    Sent(String, Mode, Promise),
 }
 
-/// Routing, intake and the origin request of a direct delivery, or where it must stop.
+/// Routing, intake and the one request of a delivery ([`delivery::in_one_request`]), or where
+/// it must stop.
 fn begin(
     req: &web_sys::Request,
     env: &Env,
@@ -211,10 +221,11 @@ fn begin(
     let head = RequestHead::of(req);
     let route = route_of(&head, line)?;
     let loaded = environment::settings(env);
-    let event_type = match route {
-        Route::Event(event_type) if delivery::straight_to_origin(environment::bindings(env)) => {
-            event_type
-        }
+    let (event_type, mode) = match route {
+        Route::Event(event_type) => match delivery::in_one_request(environment::bindings(env)) {
+            Some(mode) => (event_type, mode),
+            None => return Ok(Begun::General),
+        },
         Route::Health => return Ok(Begun::Done(health(&loaded))),
         _ => return Ok(Begun::General),
     };
@@ -228,11 +239,17 @@ fn begin(
         (None, None) => return Ok(Begun::General),
     };
     let accepted = accept(&head, settings, event_type, &body, now_ms, line)?;
+    if mode == Mode::Outbox {
+        return Ok(match client::store_sent(env, &accepted) {
+            Some(sent) => Begun::Sent(accepted.event.id, mode, sent),
+            None => Begun::Done(delivery::after_store(&accepted.event.id, None)),
+        });
+    }
     let event = accepted.event;
     let posted = forward::prepare(settings, &event, Some(accepted.verified.key_index))
         .and_then(|request| forward::post(&request, settings.origin_timeout_ms));
     Ok(match posted {
-        Some(posted) => Begun::Posted(event.id, posted),
+        Some(posted) => Begun::Sent(event.id, mode, posted),
         None => Begun::Done(settle(&event.id, &OriginAnswer::default(), line)),
     })
 }
@@ -446,6 +463,7 @@ mod tests {
             line: LogLine::new("/webim/chat_started"),
             id: id.to_string(),
             started_ms: 0,
+            mode: Mode::Direct,
         }
     }
 

@@ -2,12 +2,14 @@
 //! one of the core's [`Call`]s to the object it concerns, and each answer becomes a core value
 //! (an [`Outcome`], a [`Reply`] or an [`EdgeError`]).
 
+use worker::js_sys::Promise;
 use worker::Env;
 
 use serde::Serialize;
 
 use crate::logic::breaker::Heard;
 use crate::logic::dead_filter::DeadFilter;
+use crate::logic::delivery;
 use crate::logic::error::EdgeError;
 use crate::logic::intake::Accepted;
 use crate::logic::outbox_call::{
@@ -33,21 +35,29 @@ async fn ask(env: &Env, name: &str, call: &Call) -> Result<Reply, EdgeError> {
     }
 }
 
-/// Stores an accepted event in its chat's object before Webim is answered: 202 `queued` when
-/// it is new, 200 `duplicate` when the object holds its id already.
-pub async fn store(env: &Env, accepted: &Accepted) -> Outcome {
-    let event = &accepted.event;
+/// The store call of an accepted event, and the name of its chat's object.
+fn store_call(accepted: &Accepted) -> (String, Call) {
     let call = Call::Store {
         chat_id: accepted.chat_id.clone(),
         key_index: Some(accepted.verified.key_index),
     };
-    let object = object_name(accepted.chat_id.as_deref(), &event.id);
-    let id = || event.id.clone();
-    match send(env, &object, &call, Some(&event.body)).await {
-        Some((202, _)) => Outcome::Queued { id: id() },
-        Some((200, _)) => Outcome::Duplicate { id: id() },
-        _ => Outcome::Failed(EdgeError::StorageUnavailable),
-    }
+    let object = object_name(accepted.chat_id.as_deref(), &accepted.event.id);
+    (object, call)
+}
+
+/// Stores an accepted event in its chat's object before Webim is answered: 202 `queued` when
+/// it is new, 200 `duplicate` when the object holds its id already.
+pub async fn store(env: &Env, accepted: &Accepted) -> Outcome {
+    let (object, call) = store_call(accepted);
+    let answer = send(env, &object, &call, Some(&accepted.event.body)).await;
+    delivery::after_store(&accepted.event.id, answer.map(|(status, _)| status))
+}
+
+/// [`store`] sent without awaiting in the wasm: the object's status in flight, as text (null
+/// when no answer came), for [`delivery::after_store`]; `None` when it could not be sent.
+pub fn store_sent(env: &Env, accepted: &Accepted) -> Option<Promise> {
+    let (object, call) = store_call(accepted);
+    durable::call_for_status(env, OUTBOX, &object, &call, Some(&accepted.event.body)).ok()
 }
 
 /// `/admin/dead`, filtered.

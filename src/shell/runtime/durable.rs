@@ -4,8 +4,8 @@
 
 use std::cell::Cell;
 
-use worker::js_sys::{self, Array, Uint8Array};
-use worker::wasm_bindgen::{JsCast, JsValue};
+use worker::js_sys::{self, Array, Promise, Uint8Array};
+use worker::wasm_bindgen::{prelude::wasm_bindgen, JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::worker_sys::{DurableObjectNamespace, DurableObjectState, DurableObjectStorage};
 use worker::{web_sys, Env};
@@ -242,15 +242,23 @@ impl Received {
     }
 }
 
+#[wasm_bindgen(module = "/src/shell/runtime/helpers.mjs", wasm_bindgen = worker::wasm_bindgen)]
+extern "C" {
+    /// A Durable Object's answer in flight, resolved to its status as text, or to null when the
+    /// call failed.
+    #[wasm_bindgen(js_name = statusOf)]
+    fn status_of(answer: &Promise) -> Promise;
+}
+
 /// Sends `call` (with `body`) to the object named `name` of the namespace bound as `namespace`:
-/// its answer's status and body.
-pub async fn call(
+/// its answer, in flight.
+fn send(
     env: &Env,
     namespace: &str,
     name: &str,
     call: &Call,
     body: Option<&[u8]>,
-) -> Result<(u16, Vec<u8>)> {
+) -> Result<Promise> {
     let namespace: DurableObjectNamespace = binding(env, namespace)
         .ok_or_else(|| JsValue::from_str("no Durable Object namespace bound"))?
         .unchecked_into();
@@ -265,9 +273,33 @@ pub async fn call(
         &format!("https://outbox{}", request.path_and_query),
         &init,
     )?;
-    let answer: web_sys::Response = JsFuture::from(stub.fetch_with_request(&request)?)
+    stub.fetch_with_request(&request)
+}
+
+/// Sends `call` (with `body`) to the object named `name` of the namespace bound as `namespace`:
+/// its answer's status and body.
+pub async fn call(
+    env: &Env,
+    namespace: &str,
+    name: &str,
+    call: &Call,
+    body: Option<&[u8]>,
+) -> Result<(u16, Vec<u8>)> {
+    let answer: web_sys::Response = JsFuture::from(send(env, namespace, name, call, body)?)
         .await?
         .unchecked_into();
     let body = JsFuture::from(answer.array_buffer()?).await?;
     Ok((answer.status(), Uint8Array::new(&body).to_vec()))
+}
+
+/// [`call`] for its status alone, not awaited in the wasm: a promise of the status as text, or
+/// of null when no answer came.
+pub fn call_for_status(
+    env: &Env,
+    namespace: &str,
+    name: &str,
+    call: &Call,
+    body: Option<&[u8]>,
+) -> Result<Promise> {
+    Ok(status_of(&send(env, namespace, name, call, body)?))
 }

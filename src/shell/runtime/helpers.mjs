@@ -1,5 +1,5 @@
 // Runtime calls that take several steps in JavaScript, made by the wasm in one call each
-// (src/shell/runtime/http.rs, src/shell/runtime/crypto.rs). Only public APIs: the Fetch API and
+// (src/shell/runtime/http.rs, crypto.rs and durable.rs). Only public APIs: the Fetch API and
 // node:crypto's documented functions. Written out in Rust, every step (a Headers
 // object, each header, each init field, the timer, the status, each hashing step) crosses the
 // boundary on its own and converts its strings there; docs/performance.md says what one call
@@ -48,6 +48,14 @@ export function post(url, head, body, timeoutMs) {
   const init = { method: "POST", headers: headers(head), body: body.slice(), redirect: "manual", signal: AbortSignal.timeout(timeoutMs) };
   return fetch(url, init).then(
     (res) => `${res.status}\n${res.headers.get("retry-after") ?? ""}`,
+    () => null,
+  );
+}
+
+/** The status of a Durable Object's answer in flight, as text, or null when the call failed. */
+export function statusOf(answer) {
+  return answer.then(
+    (res) => String(res.status),
     () => null,
   );
 }
