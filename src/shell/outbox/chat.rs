@@ -95,7 +95,7 @@ impl Chat<'_> {
     pub async fn run(&self, settings: &Settings) -> Result<()> {
         if !self.events.exist()? {
             // The dead index, or an object whose rows are all swept: nothing to wake for.
-            return self.storage().delete_alarm().await;
+            return self.storage().delete_alarm();
         }
         // Waking while waiting for an origin (its safety wake-up): is it up again?
         let mut waits = self.events.waits()?;
@@ -161,8 +161,8 @@ impl Chat<'_> {
             None
         };
         match outbox::next_wake(planned, notices_at, pending || owing.count() > 0, now) {
-            Some(at) => self.storage().set_alarm(at).await,
-            None => self.storage().delete_alarm().await,
+            Some(at) => self.storage().set_alarm(at),
+            None => self.storage().delete_alarm(),
         }
     }
 
@@ -188,11 +188,7 @@ impl Chat<'_> {
                 Ok((Reply::delivery(200, "duplicate", &event.id), false))
             }
             Ok(true) => Ok(
-                match self
-                    .storage()
-                    .wake_by_without_wait(now + AFTER_ERROR_MS)
-                    .await
-                {
+                match self.storage().wake_by_without_wait(now + AFTER_ERROR_MS) {
                     Ok(()) => (Reply::delivery(202, "queued", &event.id), true),
                     Err(_) => unavailable(),
                 },

@@ -175,7 +175,7 @@ impl ChatOutbox {
     pub async fn alarm(&self) -> Result<()> {
         self.storage().alarm_fired();
         // Set before anything can fail, so even a reset of the runtime mid-run leaves one.
-        let _ = self.storage().set_alarm(now_ms() + AFTER_ERROR_MS).await;
+        let _ = self.storage().set_alarm(now_ms() + AFTER_ERROR_MS);
         self.run().await
     }
 
@@ -195,7 +195,7 @@ impl ChatOutbox {
                 line.outcome = "alarm_failed";
                 drop(error);
                 log(line.line(started, now_ms()));
-                let _ = self.storage().set_alarm(now_ms() + AFTER_ERROR_MS).await;
+                let _ = self.storage().set_alarm(now_ms() + AFTER_ERROR_MS);
                 break;
             }
             if !self.again.get() {
@@ -280,7 +280,7 @@ impl ChatOutbox {
                 let now = now_ms();
                 log(line.line(now, now));
                 let retry = now + outbox::MISCONFIGURED_RETRY_MS;
-                return self.storage().set_alarm(retry).await;
+                return self.storage().set_alarm(retry);
             }
         };
         match self.name.strip_prefix(ORIGIN_PREFIX) {

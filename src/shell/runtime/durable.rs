@@ -155,44 +155,59 @@ impl Storage {
     }
 
     /// Sets the alarm to `at_ms` (unix ms), unless it is set to that already.
-    pub async fn set_alarm(&self, at_ms: u64) -> Result<()> {
+    ///
+    /// Not awaited, as [`Storage::delete_alarm`] is not: on a SQLite-backed object the runtime
+    /// writes the alarm into the transaction under way at once and commits it with the
+    /// object's other writes, and the output gate holds every answer until that commit is
+    /// durable (a failed commit resets the object). The promise it returns is settled already;
+    /// an error is thrown here.
+    pub fn set_alarm(&self, at_ms: u64) -> Result<()> {
         if self.alarm_at.get() == Some(Some(at_ms)) {
             return Ok(());
         }
-        // Known from the moment it is asked for: a later call in this instance goes after it.
-        self.alarm_at.set(Some(Some(at_ms)));
         let at = js_sys::Date::new(&JsValue::from_f64(at_ms as f64));
-        let set = self.storage.set_alarm(at, js_sys::Object::new());
-        self.settled(set).await
+        self.written(
+            Some(at_ms),
+            self.storage.set_alarm(at, js_sys::Object::new()),
+        )
     }
 
     /// Makes sure the alarm fires by `at_ms`: moved earlier only.
     pub async fn wake_by(&self, at_ms: u64) -> Result<()> {
         if self.alarm().await?.is_none_or(|at| at > at_ms) {
-            self.set_alarm(at_ms).await?;
+            self.set_alarm(at_ms)?;
         }
         Ok(())
     }
 
-    /// [`Storage::wake_by`] without a wait before the write while this instance does not know
-    /// its alarm yet: the alarm is then set to `at_ms` at once, so that it commits with the
-    /// write just made. An earlier wake-up it replaces comes at most `at_ms` later; the run
-    /// that wakes sets the plan's time again.
-    pub async fn wake_by_without_wait(&self, at_ms: u64) -> Result<()> {
+    /// [`Storage::wake_by`] without reading the alarm while this instance does not know it
+    /// yet: the alarm is then set to `at_ms` at once, in the transaction of the write just made.
+    /// An earlier wake-up it replaces comes at most `at_ms` later; the run that wakes sets the
+    /// plan's time again.
+    pub fn wake_by_without_wait(&self, at_ms: u64) -> Result<()> {
         match self.alarm_at.get() {
             Some(Some(at)) if at <= at_ms => Ok(()),
-            _ => self.set_alarm(at_ms).await,
+            _ => self.set_alarm(at_ms),
         }
     }
 
-    /// Deletes the alarm.
-    pub async fn delete_alarm(&self) -> Result<()> {
+    /// Deletes the alarm (not awaited: [`Storage::set_alarm`] says why).
+    pub fn delete_alarm(&self) -> Result<()> {
         if self.alarm_at.get() == Some(None) {
             return Ok(());
         }
-        self.alarm_at.set(Some(None));
-        let deleted = self.storage.delete_alarm(js_sys::Object::new());
-        self.settled(deleted).await
+        self.written(None, self.storage.delete_alarm(js_sys::Object::new()))
+    }
+
+    /// Keeps `at` as the alarm's time once the runtime took the change; after an error the
+    /// time is unknown again. Known from the moment it is asked for, so that a read of the
+    /// alarm under way does not overwrite it with what it read.
+    fn written(&self, at: Option<u64>, change: Result<js_sys::Promise>) -> Result<()> {
+        self.alarm_at.set(Some(at));
+        if change.is_err() {
+            self.alarm_at.set(None);
+        }
+        change.map(drop)
     }
 
     /// Deletes everything the object stores, its alarm included.
