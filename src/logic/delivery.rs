@@ -168,8 +168,7 @@ mod tests {
     }
 
     #[test]
-    fn dedup_is_looked_up_outside_the_outbox_and_only_the_queue_and_dedup_take_more_than_one_request(
-    ) {
+    fn dedup_outside_the_outbox_and_the_queue_are_what_take_more_than_one_request() {
         let all = [false, true].into_iter().flat_map(|outbox| {
             [false, true].into_iter().flat_map(move |queue| {
                 [false, true].map(move |dedup| Bindings {

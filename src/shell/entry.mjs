@@ -135,9 +135,9 @@ function start(request, env, body) {
 /**
  * The outbox's Durable Object class (src/shell/outbox/object.rs) as the runtime sees it. It
  * keeps the object's state and environment, so that after a trap anywhere in the isolate it
- * builds its wasm side again on the fresh instance. A call that stored a new event is followed,
- * in the same invocation, by a run of the object's plan, which delivers it without waiting for
- * the alarm. Neither a run nor an alarm ever fails: a trap in one leaves a wake-up set, as an
+ * builds its wasm side again on the fresh instance. A store (of a new event, or a duplicate)
+ * is followed, in the same invocation, by a run of the object's plan, which delivers without
+ * waiting for the alarm. Neither a run nor an alarm ever fails: a trap in one leaves a wake-up set, as an
  * error inside the wasm does (logic/outbox.rs, AFTER_ERROR_MS).
  */
 export class ChatOutbox {
@@ -157,9 +157,11 @@ export class ChatOutbox {
   }
 
   async fetch(request) {
+    // Only a store carries a body: read here, the wasm takes the store without awaiting.
+    const body = request.body === null ? undefined : new Uint8Array(await request.arrayBuffer());
     let response;
     try {
-      response = await guarded(() => this.object().fetch(request));
+      response = this.receive(request, body) ?? (await guarded(() => this.object().fetch(request)));
     } catch (error) {
       // A store may have written its event before this: it gets its wake-up all the same.
       await this.wakeLater(false);
@@ -168,6 +170,11 @@ export class ChatOutbox {
     // The answer goes out once the store is durable; the run goes on after it.
     if (this.built === generation && this.inner.runWanted()) this.state.waitUntil(this.run());
     return response;
+  }
+
+  /** The answer to a call that needs no waiting; undefined for the others, which `fetch` takes. */
+  receive(request, body) {
+    return guarded(() => this.object().receive(request, body));
   }
 
   run() {

@@ -12,7 +12,7 @@
 // shortens it while working on the outbox.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { KEY, eventId, eventually, sampleChat, startEdge, startOrigin } from "./harness.mjs";
+import { KEY, delivery, eventId, eventually, sampleChat, startEdge, startOrigin } from "./harness.mjs";
 
 const TOKEN = "admin-token-for-tests-0123456789abcdef";
 const AFTER_ERROR_MS = 30_000;
@@ -66,8 +66,51 @@ const takenAt = (route) => attemptsAt(route).filter((r) => r.status >= 200 && r.
 const chatOf = (id, n = 0) => sampleChat({ id, operator: { id: n, name: "Оператор" } });
 const outcomes = (e, outcome) => e.logs.filter((l) => l.includes(`"outcome":"${outcome}"`)).length;
 
+/** `chat`'s signed delivery as a form body of undeclared length (no content-length). */
+function chunked(e, chat) {
+  const { init } = delivery(chat);
+  const bytes = new TextEncoder().encode(init.body);
+  const body = new ReadableStream({
+    start(controller) {
+      controller.enqueue(bytes.subarray(0, 100));
+      controller.enqueue(bytes.subarray(100));
+      controller.close();
+    },
+  });
+  return e.send("/webim/chat_started", { ...init, body, duplex: "half" });
+}
+
 // Each test runs its own worker and mostly waits for the outbox's 30 s wake-ups: they run side by side.
 describe("the outbox left alone", { concurrency: true }, () => {
+  // A store reaches the chat's object by one of two ways: without awaiting in the wasm (a body
+  // of declared length, or none), or through the general handler (a body of undeclared length).
+  describe("a store the object cannot write (contract §11)", { concurrency: true }, () => {
+    const ways = {
+      "a form body": (e, chat) => e.deliver("chat_started", chat),
+      "the query string": (e, chat) => e.deliver("chat_started", chat, { form: false }),
+      "a body of undeclared length": chunked,
+    };
+    for (const [way, send] of Object.entries(ways)) {
+      test(`is answered 503 storage_unavailable (${way}) and reaches nobody; Webim's retry is stored and delivered once`, async () => {
+        const e = await faultyEdge();
+        await e.fault("?store=1");
+        const chat = chatOf(7100);
+        const refused = await send(e, chat);
+        assert.equal(refused.status, 503, refused.text);
+        assert.equal(refused.json?.error?.code, "storage_unavailable", refused.text);
+        const retried = await send(e, chat);
+        assert.deepEqual([retried.status, retried.json?.status], [202, "queued"], retried.text);
+        assert.equal(retried.json.id, eventId("chat_started", chat));
+        await eventually(() => takenAt(e.route).length === 1, 10_000, "the retry's delivery");
+        assert.deepEqual([(await send(e, chat)).json?.status], ["duplicate"]);
+        await new Promise((r) => setTimeout(r, 500));
+        assert.equal(attemptsAt(e.route).length, 1, "one attempt, for the retry");
+        assert.equal(JSON.parse(takenAt(e.route)[0].body).id, retried.json.id);
+      });
+    }
+  });
+
+
   describe("nothing wedges (contract §11)", { concurrency: true }, () => {
     test(`an event whose storage fails for ${FAILED_RUNS} runs in a row (its request's, then the alarm's) is delivered later, with no new traffic and no platform retry`, { timeout: (FAILED_RUNS + 2) * AFTER_ERROR_MS }, async () => {
       const e = await faultyEdge();

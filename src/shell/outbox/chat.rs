@@ -167,33 +167,29 @@ impl Chat<'_> {
     }
 
     /// Stores an event unless its id is here already: the answer, and whether a run of the
-    /// plan should follow at once (a new event, which it may deliver). An event is answered 202
-    /// only once a wake-up is set within [`AFTER_ERROR_MS`], so that it is delivered even if
-    /// that run never happens or fails. A duplicate checks the plan's wake-up, so that Webim's
-    /// retry of a call answered 503 (stored, but no wake-up set) sets it.
-    pub async fn store(
+    /// plan should follow at once (it delivers a new event). A new event is answered 202 only
+    /// with a wake-up within [`AFTER_ERROR_MS`] set in the same transaction, which the output
+    /// gate releases the answer after, so that it is delivered even if that run never happens
+    /// or fails. A duplicate is followed by a run too, which sets the plan's wake-up: Webim's
+    /// retry of a call answered 503 (stored, but no wake-up set) gets one.
+    pub fn store(
         &self,
         body: Vec<u8>,
         chat_id: Option<&str>,
         key_index: Option<usize>,
-    ) -> Result<(Reply, bool)> {
+    ) -> (Reply, bool) {
         let Some(event) = Event::from_body(body) else {
-            return Ok((EdgeError::NotFound.reply(), false));
+            return (EdgeError::NotFound.reply(), false);
         };
-        let unavailable = || (EdgeError::StorageUnavailable.reply(), false);
+        let unavailable = (EdgeError::StorageUnavailable.reply(), false);
         let now = now_ms();
         match self.events.insert(&event, chat_id, key_index, now) {
-            Ok(false) => {
-                let _ = self.schedule().await;
-                Ok((Reply::delivery(200, "duplicate", &event.id), false))
-            }
-            Ok(true) => Ok(
-                match self.storage().wake_by_without_wait(now + AFTER_ERROR_MS) {
-                    Ok(()) => (Reply::delivery(202, "queued", &event.id), true),
-                    Err(_) => unavailable(),
-                },
-            ),
-            Err(_) => Ok(unavailable()),
+            Ok(false) => (Reply::delivery(200, "duplicate", &event.id), true),
+            Ok(true) => match self.storage().wake_by_without_wait(now + AFTER_ERROR_MS) {
+                Ok(()) => (Reply::delivery(202, "queued", &event.id), true),
+                Err(_) => unavailable,
+            },
+            Err(_) => unavailable,
         }
     }
 

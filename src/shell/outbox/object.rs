@@ -38,12 +38,13 @@ use crate::shell::outbox::chat::{heard, Chat};
 use crate::shell::outbox::dead_index;
 use crate::shell::outbox::events::Events;
 use crate::shell::outbox::origin::OriginWatch;
-use crate::shell::runtime::durable::{Received, Result, Storage};
+use crate::shell::runtime::durable::{Result, Storage};
 use crate::shell::runtime::http::response;
 use crate::shell::runtime::{log, now_ms};
 
-/// One chat's outbox, or the dead index: the runtime constructs it with `(state, env)` and
-/// calls `fetch` and `alarm`; the module entry calls `run` when `runWanted` says so.
+/// One chat's outbox, or the dead index: the runtime constructs it with `(state, env)`; the
+/// module entry hands each request to `receive`, then to `fetch` when `receive` leaves it,
+/// calls `run` when `runWanted` says so, and `alarm`.
 #[wasm_bindgen(wasm_bindgen = worker::wasm_bindgen)]
 pub struct ChatOutbox {
     env: Env,
@@ -85,22 +86,26 @@ impl ChatOutbox {
         })
     }
 
-    /// A [`Call`] from the worker or another object. Takes `&self`: requests interleave at
-    /// awaits.
-    pub async fn fetch(&self, req: web_sys::Request) -> Result<web_sys::Response> {
-        let Received { call, body } = Received::read(&req).await?;
-        let reply = match call {
+    /// A [`Call`] from the worker or another object that needs no waiting: a store (with its
+    /// body, which the module entry read), and every call that only reads or writes this
+    /// object's own storage. Its response; `None` for a call that waits for something else
+    /// (another object, a delivery), which [`ChatOutbox::fetch`] answers.
+    pub fn receive(
+        &self,
+        req: web_sys::Request,
+        body: Option<Vec<u8>>,
+    ) -> Result<Option<web_sys::Response>> {
+        let reply = match Call::parse(&req.method(), &req.url()) {
             Some(Call::Store { chat_id, key_index }) => {
-                let stored = self.chat().store(body, chat_id.as_deref(), key_index).await;
-                stored.map(|(reply, run)| {
-                    if run {
-                        self.run_wanted.set(true);
-                    }
-                    reply
-                })
+                let (reply, run) =
+                    self.chat()
+                        .store(body.unwrap_or_default(), chat_id.as_deref(), key_index);
+                if run {
+                    self.run_wanted.set(true);
+                }
+                Ok(reply)
             }
             Some(Call::View) => self.chat().view(),
-            Some(Call::Replay { id }) => self.chat().replay(&id).await,
             Some(Call::IndexPut(entry)) => {
                 let retention = environment::settings(&self.env)
                     .as_ref()
@@ -124,6 +129,24 @@ impl ChatOutbox {
             Some(Call::IndexTake { filter, limit }) => {
                 dead_index::take(self.storage(), &filter, limit)
             }
+            Some(Call::OriginView { origin }) => OriginWatch::new(self.storage(), &origin).view(),
+            Some(
+                Call::Replay { .. }
+                | Call::Report { .. }
+                | Call::Wait { .. }
+                | Call::Probe { .. }
+                | Call::Resume { .. },
+            ) => return Ok(None),
+            None => Ok(EdgeError::NotFound.reply()),
+        };
+        response(reply?).map(Some)
+    }
+
+    /// A [`Call`] that [`ChatOutbox::receive`] left: one that waits for another object or a
+    /// delivery. Takes `&self`: requests interleave at awaits.
+    pub async fn fetch(&self, req: web_sys::Request) -> Result<web_sys::Response> {
+        let reply = match Call::parse(&req.method(), &req.url()) {
+            Some(Call::Replay { id }) => self.chat().replay(&id).await,
             Some(Call::Report {
                 origin,
                 event_id,
@@ -150,7 +173,6 @@ impl ChatOutbox {
                 }
                 Err(_) => Ok(EdgeError::Misconfigured.reply()),
             },
-            Some(Call::OriginView { origin }) => OriginWatch::new(self.storage(), &origin).view(),
             Some(Call::Probe { origin }) => self.probe(&origin).await,
             Some(Call::Resume { origin }) => {
                 self.events.set_wait(&origin, false)?;
@@ -158,7 +180,8 @@ impl ChatOutbox {
                 let _ = self.chat().schedule().await;
                 Ok(Reply::delivery(200, "resumed", &origin))
             }
-            None => Ok(EdgeError::NotFound.reply()),
+            // Answered by `receive`.
+            _ => Ok(EdgeError::NotFound.reply()),
         };
         response(reply?)
     }

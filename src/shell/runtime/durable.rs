@@ -235,28 +235,6 @@ impl Storage {
     }
 }
 
-/// A request as an outbox object receives it: the call it carries and its body.
-pub struct Received {
-    /// The call, or `None` for a request that is not one.
-    pub call: Option<Call>,
-    /// The body (only [`Call::Store`] has one).
-    pub body: Vec<u8>,
-}
-
-impl Received {
-    /// Reads a request an object received.
-    pub async fn read(req: &web_sys::Request) -> Result<Received> {
-        let call = Call::parse(&req.method(), &req.url());
-        let body = match call {
-            Some(Call::Store { .. }) => {
-                Uint8Array::new(&JsFuture::from(req.array_buffer()?).await?).to_vec()
-            }
-            _ => Vec::new(),
-        };
-        Ok(Received { call, body })
-    }
-}
-
 #[wasm_bindgen(module = "/src/shell/runtime/helpers.mjs", wasm_bindgen = worker::wasm_bindgen)]
 extern "C" {
     /// A Durable Object's answer in flight, resolved to its status as text, or to null when the
