@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { Webhook } from "standardwebhooks";
-import { KEY, OLD_KEY, SIGNING_SECRET, VERSION, crcHex, delivery, eventId, hmacHex, sampleChat, startEdge, startOrigin } from "./harness.mjs";
+import { KEY, OLD_KEY, SIGNING_SECRET, VERSION, crcHex, delivery, eventId, eventually, hmacHex, sampleChat, startEdge, startOrigin } from "./harness.mjs";
 
 const TYPES = ["chat_started", "chat_assigned", "chat_closed"];
 const FORM = { "content-type": "application/x-www-form-urlencoded" };
@@ -360,6 +360,43 @@ describe("the module entry", () => {
       assert.equal(origin.received.length, 2);
       assert.equal(e.logs.filter((l) => l.includes("\"wasm_reinitialized\"")).length, 1, e.logs.join("\n"));
     } finally {
+      await e.dispose();
+    }
+  });
+});
+
+describe("the module entry, across a replacement of the wasm instance", () => {
+  test("a delivery that waited for its origin through a trap fails, and never takes the answer of a delivery made since", async () => {
+    const e = await startEdge(
+      { WEBIM_PRIVATE_KEYS: KEY, ORIGIN_URL: `${origin.url}/held` },
+      { worker: { scriptPath: "tests/fixtures/trap-entry.mjs", modulesRoot: "." } },
+    );
+    // The origin holds each event on /held until the test releases it by id.
+    const releases = new Map();
+    const respond = origin.respond;
+    origin.respond = (r) =>
+      r.url === "/held" ? new Promise((release) => releases.set(JSON.parse(r.body).id, () => release({ status: 204 }))) : respond(r);
+    try {
+      const [before, since] = [sampleChat({ id: "before-trap" }), sampleChat({ id: "since-trap" })];
+      const [beforeId, sinceId] = [eventId("chat_started", before), eventId("chat_started", since)];
+      // The query string: no body, so the delivery takes the path that waits outside the wasm.
+      const waiting = e.deliver("chat_started", before, { form: false });
+      await eventually(() => releases.has(beforeId), 5000, "the first delivery at the origin");
+      const trapped = await e.send("/webim/chat_started", { ...delivery(sampleChat({ id: "trap" })).init, headers: { "x-test-trap": "1" } });
+      assert.ok(trapped.status >= 500, `the trapped request fails: ${trapped.status}`);
+      // The fresh instance's first delivery waits in the slot the first delivery had.
+      const later = e.deliver("chat_started", since, { form: false });
+      await eventually(() => releases.has(sinceId), 5000, "the later delivery at the origin");
+      releases.get(beforeId)();
+      const first = await waiting;
+      releases.get(sinceId)();
+      const second = await later;
+      assert.deepEqual([second.status, second.json], [200, { status: "forwarded", id: sinceId }], second.text);
+      assert.ok(first.status >= 500, `the delivery that waited through the trap fails: ${first.status} ${first.text}`);
+      const lines = (await e.logLines(1, 2000, (l) => l.id === sinceId)).filter((l) => l.id === sinceId);
+      assert.deepEqual(lines.map((l) => [l.outcome, l.status]), [["forwarded", 200]]);
+    } finally {
+      origin.respond = respond;
       await e.dispose();
     }
   });
