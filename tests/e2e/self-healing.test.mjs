@@ -47,6 +47,8 @@ async function faultyEdge(bindings = {}) {
       ...bindings,
     },
     {
+      // Also on loopback, for requests that must carry their content-length.
+      listen: true,
       worker: {
         scriptPath: "tests/fixtures/faulty-outbox-entry.mjs",
         modulesRoot: ".",
@@ -65,6 +67,14 @@ const attemptsAt = (route) => origin.received.filter((r) => r.url === route);
 const takenAt = (route) => attemptsAt(route).filter((r) => r.status >= 200 && r.status < 300);
 const chatOf = (id, n = 0) => sampleChat({ id, operator: { id: n, name: "Оператор" } });
 const outcomes = (e, outcome) => e.logs.filter((l) => l.includes(`"outcome":"${outcome}"`)).length;
+
+/** `chat`'s signed delivery as a form body of declared length, over HTTP. */
+async function declared(e, chat) {
+  const { init } = delivery(chat);
+  const res = await fetch(`${e.url}/webim/chat_started`, init);
+  const text = await res.text();
+  return { status: res.status, text, json: JSON.parse(text) };
+}
 
 /** `chat`'s signed delivery as a form body of undeclared length (no content-length). */
 function chunked(e, chat) {
@@ -86,7 +96,7 @@ describe("the outbox left alone", { concurrency: true }, () => {
   // of declared length, or none), or through the general handler (a body of undeclared length).
   describe("a store the object cannot write (contract §11)", { concurrency: true }, () => {
     const ways = {
-      "a form body": (e, chat) => e.deliver("chat_started", chat),
+      "a form body of declared length": declared,
       "the query string": (e, chat) => e.deliver("chat_started", chat, { form: false }),
       "a body of undeclared length": chunked,
     };
