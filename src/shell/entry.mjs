@@ -7,8 +7,9 @@
 // A request goes first to the wasm's synchronous `start` (src/shell/handlers/fetch.rs), which
 // takes a delivery up to its one request (the origin's POST in direct mode, the store in its
 // chat's object in the outbox) without awaiting in the wasm; this entry does the waiting (for
-// the body, for that request's answer) and goes back to the wasm with what it waited for. A body of declared length within the wasm's `readAhead` is read before that first call,
-// and a request without a body passes an empty one.
+// the body, for that request's answer) and goes back to the wasm with what it waited for. A
+// body of declared length within the wasm's `readAhead` is read before that first call, and a
+// request without a body passes an empty one.
 // Whatever `start` cannot finish alone goes to the general `fetch` handler whole, with the body
 // when it was read already (a body is never read twice).
 //
@@ -144,8 +145,8 @@ function start(request, env, body) {
  * keeps the object's state and environment, so that after a trap anywhere in the isolate it
  * builds its wasm side again on the fresh instance. A store (of a new event, or a duplicate)
  * is followed, in the same invocation, by a run of the object's plan, which delivers without
- * waiting for the alarm. Neither a run nor an alarm ever fails: a trap in one leaves a wake-up set, as an
- * error inside the wasm does (logic/outbox.rs, AFTER_ERROR_MS).
+ * waiting for the alarm. Neither a run nor an alarm ever fails: a trap in one leaves a wake-up
+ * set, as an error inside the wasm does (logic/outbox.rs, AFTER_ERROR_MS).
  */
 export class ChatOutbox {
   constructor(state, env) {

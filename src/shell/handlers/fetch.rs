@@ -67,8 +67,8 @@ const GENERAL: u32 = 0;
 const READ_BODY: u32 = 1;
 
 /// A delivery up to its one request (to the origin, or to its chat's object), without awaiting:
-/// the module entry passes the body once [`READ_BODY`] asked for it. Any request this cannot finish alone is [`GENERAL`]:
-/// the entry hands it to [`handle_fetch`] whole.
+/// the module entry passes the body once [`READ_BODY`] asked for it. Any request this cannot
+/// finish alone is [`GENERAL`]: the entry hands it to [`handle_fetch`] whole.
 #[wasm_bindgen(js_name = start, wasm_bindgen = worker::wasm_bindgen, js_sys = worker::js_sys)]
 pub fn start(req: web_sys::Request, env: Env, body: Option<Vec<u8>>) -> Result<JsValue, JsValue> {
     let started_ms = now_ms();

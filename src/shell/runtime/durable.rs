@@ -199,14 +199,10 @@ impl Storage {
         self.written(None, self.storage.delete_alarm(js_sys::Object::new()))
     }
 
-    /// Keeps `at` as the alarm's time once the runtime took the change; after an error the
-    /// time is unknown again. Known from the moment it is asked for, so that a read of the
-    /// alarm under way does not overwrite it with what it read.
-    fn written(&self, at: Option<u64>, change: Result<js_sys::Promise>) -> Result<()> {
-        self.alarm_at.set(Some(at));
-        if change.is_err() {
-            self.alarm_at.set(None);
-        }
+    /// Keeps `at` as the alarm's time once the runtime took the change (a read of the alarm
+    /// still under way then leaves it); after an error the time is unknown again.
+    fn written(&self, at: Option<u64>, change: Result<Promise>) -> Result<()> {
+        self.alarm_at.set(change.is_ok().then_some(at));
         change.map(drop)
     }
 
@@ -223,7 +219,7 @@ impl Storage {
     }
 
     /// Waits for a change of the alarm; when it fails, the alarm's time is unknown again.
-    async fn settled(&self, promise: Result<js_sys::Promise>) -> Result<()> {
+    async fn settled(&self, promise: Result<Promise>) -> Result<()> {
         let settled = match promise {
             Ok(promise) => JsFuture::from(promise).await.map(drop),
             Err(error) => Err(error),
