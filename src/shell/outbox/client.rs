@@ -57,7 +57,8 @@ pub async fn store(env: &Env, accepted: &Accepted) -> Outcome {
 /// when no answer came), for [`delivery::after_store`]; `None` when it could not be sent.
 pub fn store_sent(env: &Env, accepted: &Accepted) -> Option<Promise> {
     let (object, call) = store_call(accepted);
-    durable::call_for_status(env, OUTBOX, &object, &call, Some(&accepted.event.body)).ok()
+    let answer = durable::send(env, OUTBOX, &object, &call, Some(&accepted.event.body)).ok()?;
+    Some(durable::status_of(&answer))
 }
 
 /// `/admin/dead`, filtered.

@@ -233,15 +233,16 @@ impl Storage {
 
 #[wasm_bindgen(module = "/src/shell/runtime/helpers.mjs", wasm_bindgen = worker::wasm_bindgen)]
 extern "C" {
-    /// A Durable Object's answer in flight, resolved to its status as text, or to null when the
-    /// call failed.
+    /// A Durable Object's answer in flight ([`send`]), resolved to its status as text, or to
+    /// null when the call failed: for a caller that needs the status alone and does not await
+    /// it in the wasm.
     #[wasm_bindgen(js_name = statusOf)]
-    fn status_of(answer: &Promise) -> Promise;
+    pub fn status_of(answer: &Promise) -> Promise;
 }
 
 /// Sends `call` (with `body`) to the object named `name` of the namespace bound as `namespace`:
 /// its answer, in flight.
-fn send(
+pub fn send(
     env: &Env,
     namespace: &str,
     name: &str,
@@ -279,16 +280,4 @@ pub async fn call(
         .unchecked_into();
     let body = JsFuture::from(answer.array_buffer()?).await?;
     Ok((answer.status(), Uint8Array::new(&body).to_vec()))
-}
-
-/// [`call`] for its status alone, not awaited in the wasm: a promise of the status as text, or
-/// of null when no answer came.
-pub fn call_for_status(
-    env: &Env,
-    namespace: &str,
-    name: &str,
-    call: &Call,
-    body: Option<&[u8]>,
-) -> Result<Promise> {
-    Ok(status_of(&send(env, namespace, name, call, body)?))
 }
