@@ -169,7 +169,8 @@ export class ChatOutbox {
     const body = request.body === null ? undefined : new Uint8Array(await request.arrayBuffer());
     let response;
     try {
-      response = this.receive(request, body) ?? (await guarded(() => this.object().fetch(request)));
+      // A store's answer waits here for its wake-up's write, which fails it if it failed.
+      response = await (this.receive(request, body) ?? guarded(() => this.object().fetch(request)));
     } catch (error) {
       // A store may have written its event before this: it gets its wake-up all the same.
       await this.wakeLater(false);
@@ -180,7 +181,10 @@ export class ChatOutbox {
     return response;
   }
 
-  /** The answer to a call that needs no waiting; undefined for the others, which `fetch` takes. */
+  /**
+   * The answer to a call that needs no waiting in the wasm (a response, or the promise of a
+   * store's); undefined for the others, which `fetch` takes.
+   */
   receive(request, body) {
     return guarded(() => this.object().receive(request, body));
   }

@@ -120,6 +120,36 @@ describe("the outbox left alone", { concurrency: true }, () => {
     }
   });
 
+  describe("a store whose wake-up cannot be written (contract §11)", { concurrency: true }, () => {
+    /** A store with its wake-up's write refused: answered 503, and nothing reaches the origin. */
+    async function refused(e, chat) {
+      await e.fault("?alarm=1");
+      const answer = await e.deliver("chat_started", chat, { form: false });
+      assert.equal(answer.status, 503, answer.text);
+      assert.equal(answer.json?.error?.code, "storage_unavailable", answer.text);
+      assert.equal(attemptsAt(e.route).length, 0, "nothing reached the origin");
+    }
+
+    test("is answered 503, not 202; Webim's retry finds the event stored and it is delivered once", async () => {
+      const e = await faultyEdge();
+      const chat = chatOf(7200);
+      await refused(e, chat);
+      const retried = await e.deliver("chat_started", chat, { form: false });
+      assert.deepEqual([retried.status, retried.json?.status], [200, "duplicate"], retried.text);
+      await eventually(() => takenAt(e.route).length === 1, 10_000, "the delivery after the retry");
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(attemptsAt(e.route).length, 1, "one attempt");
+    });
+
+    test("without a retry, the wake-up the module entry set instead delivers the event", { timeout: 2 * AFTER_ERROR_MS }, async () => {
+      const e = await faultyEdge();
+      const chat = chatOf(7201);
+      await refused(e, chat);
+      const [got] = await eventually(() => takenAt(e.route).length === 1 && takenAt(e.route), AFTER_ERROR_MS + 15_000, "the delivery by the wake-up");
+      assert.equal(JSON.parse(got.body).id, eventId("chat_started", chat));
+    });
+  });
+
 
   describe("nothing wedges (contract §11)", { concurrency: true }, () => {
     test(`an event whose storage fails for ${FAILED_RUNS} runs in a row (its request's, then the alarm's) is delivered later, with no new traffic and no platform retry`, { timeout: (FAILED_RUNS + 2) * AFTER_ERROR_MS }, async () => {

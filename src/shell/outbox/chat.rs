@@ -5,6 +5,7 @@
 
 use std::cell::RefCell;
 
+use worker::js_sys::Promise;
 use worker::Env;
 
 use crate::logic::breaker::{self, Heard};
@@ -52,6 +53,16 @@ fn last_heard(origin: &str) -> Heard {
     })
 }
 
+/// What [`Chat::store`] answers.
+pub struct Stored {
+    /// The answer to the store.
+    pub reply: Reply,
+    /// Whether a run of the plan follows at once.
+    pub run: bool,
+    /// The wake-up's write, when there is one: the answer waits for it to settle.
+    pub written: Option<Promise>,
+}
+
 /// One chat's outbox: the object's environment, its name and its events.
 pub struct Chat<'a> {
     /// The worker's environment.
@@ -95,7 +106,7 @@ impl Chat<'_> {
     pub async fn run(&self, settings: &Settings) -> Result<()> {
         if !self.events.exist()? {
             // The dead index, or an object whose rows are all swept: nothing to wake for.
-            return self.storage().delete_alarm();
+            return self.storage().delete_alarm().await;
         }
         // Waking while waiting for an origin (its safety wake-up): is it up again?
         let mut waits = self.events.waits()?;
@@ -161,33 +172,40 @@ impl Chat<'_> {
             None
         };
         match outbox::next_wake(planned, notices_at, pending || owing.count() > 0, now) {
-            Some(at) => self.storage().set_alarm(at),
-            None => self.storage().delete_alarm(),
+            Some(at) => self.storage().set_alarm(at).await,
+            None => self.storage().delete_alarm().await,
         }
     }
 
-    /// Stores an event unless its id is here already: the answer, and whether a run of the
-    /// plan should follow at once (it delivers a new event). A new event is answered 202 only
-    /// with a wake-up within [`AFTER_ERROR_MS`] set in the same transaction, which the output
-    /// gate releases the answer after, so that it is delivered even if that run never happens
-    /// or fails. A duplicate is followed by a run too, which sets the plan's wake-up: Webim's
-    /// retry of a call answered 503 (stored, but no wake-up set) gets one.
-    pub fn store(
-        &self,
-        body: Vec<u8>,
-        chat_id: Option<&str>,
-        key_index: Option<usize>,
-    ) -> (Reply, bool) {
-        let Some(event) = Event::from_body(body) else {
-            return (EdgeError::NotFound.reply(), false);
+    /// Stores an event unless its id is here already. Either way a wake-up within
+    /// [`AFTER_ERROR_MS`] is set with it, so that the event is delivered even if the run that
+    /// follows (it delivers a new event, and sets the plan's wake-up) never happens or fails:
+    /// a duplicate may be Webim's retry of a call answered 503, stored without its wake-up.
+    /// The answer goes out only once that wake-up's write has settled (its promise, when there
+    /// is a write), and is refused if it failed.
+    pub fn store(&self, body: Vec<u8>, chat_id: Option<&str>, key_index: Option<usize>) -> Stored {
+        let unavailable = Stored {
+            reply: EdgeError::StorageUnavailable.reply(),
+            run: false,
+            written: None,
         };
-        let unavailable = (EdgeError::StorageUnavailable.reply(), false);
+        let Some(event) = Event::from_body(body) else {
+            return Stored {
+                reply: EdgeError::NotFound.reply(),
+                ..unavailable
+            };
+        };
         let now = now_ms();
-        match self.events.insert(&event, chat_id, key_index, now) {
-            Ok(false) => (Reply::delivery(200, "duplicate", &event.id), true),
-            Ok(true) => match self.storage().wake_by_without_wait(now + AFTER_ERROR_MS) {
-                Ok(()) => (Reply::delivery(202, "queued", &event.id), true),
-                Err(_) => unavailable,
+        let reply = match self.events.insert(&event, chat_id, key_index, now) {
+            Ok(true) => Reply::delivery(202, "queued", &event.id),
+            Ok(false) => Reply::delivery(200, "duplicate", &event.id),
+            Err(_) => return unavailable,
+        };
+        match self.storage().wake_by_without_wait(now + AFTER_ERROR_MS) {
+            Ok(written) => Stored {
+                reply,
+                run: true,
+                written,
             },
             Err(_) => unavailable,
         }

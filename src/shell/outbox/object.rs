@@ -8,14 +8,15 @@
 //! of a store is strict: of identical concurrent deliveries exactly one inserts. Its output gate
 //! holds the answer until the write is durable, so 202 means stored.
 //!
-//! Runs: a store of a new event is followed at once by a run of the plan (the module entry
-//! calls [`ChatOutbox::run`] for the rest of the store's invocation, after its answer), so an
-//! event is delivered without an alarm in between; the alarm runs the same plan for retries,
-//! held events, notices and the sweep. One run at a time: a run asked for during another makes
+//! Runs: a store (of a new event, or a duplicate) is followed at once by a run of the plan (the
+//! module entry calls [`ChatOutbox::run`] for the rest of the store's invocation, after its
+//! answer), so an event is delivered without an alarm in between; the alarm runs the same plan
+//! for retries, held events, notices and the sweep. One run at a time: a run asked for during another makes
 //! that one go round again.
 //!
-//! Nothing wedges: a stored event is answered only once a wake-up [`AFTER_ERROR_MS`] away is set,
-//! every alarm run first sets one again, and an error anywhere in a run is logged and leaves
+//! Nothing wedges: a store is answered only once a wake-up [`AFTER_ERROR_MS`] away is written
+//! (the module entry waits for that write, and sets one itself when it failed), every alarm run
+//! first sets one again, and an error anywhere in a run is logged and leaves
 //! that wake-up (set again) in place instead of rejecting, so the object never depends on its
 //! run finishing or on the platform retrying a failed alarm. A wasm trap is caught by the
 //! module entry, which sets the same wake-up from JavaScript.
@@ -24,6 +25,7 @@ use std::cell::Cell;
 
 use worker::wasm_bindgen;
 use worker::wasm_bindgen::prelude::wasm_bindgen;
+use worker::wasm_bindgen::JsValue;
 use worker::worker_sys::DurableObjectState;
 use worker::{web_sys, Env};
 
@@ -38,7 +40,7 @@ use crate::shell::outbox::chat::{heard, Chat};
 use crate::shell::outbox::dead_index;
 use crate::shell::outbox::events::Events;
 use crate::shell::outbox::origin::OriginWatch;
-use crate::shell::runtime::durable::{Result, Storage};
+use crate::shell::runtime::durable::{after_write, Result, Storage};
 use crate::shell::runtime::http::response;
 use crate::shell::runtime::{log, now_ms};
 
@@ -51,7 +53,7 @@ pub struct ChatOutbox {
     /// The object's name: `chat:…`, `event:…`, `origin:…` or the dead index.
     name: String,
     events: Events,
-    /// A call stored a new event since the entry last asked.
+    /// A store was taken since the entry last asked.
     run_wanted: Cell<bool>,
     /// When the run under way (a request's, the alarm's, or a probe) started, if one is.
     running_since: Cell<Option<u64>>,
@@ -86,24 +88,26 @@ impl ChatOutbox {
         })
     }
 
-    /// A [`Call`] from the worker or another object that needs no waiting: a store (with its
-    /// body, which the module entry read), and every call that only reads or writes this
-    /// object's own storage. Its response; `None` for a call that waits for something else
-    /// (another object, a delivery), which [`ChatOutbox::fetch`] answers.
-    pub fn receive(
-        &self,
-        req: web_sys::Request,
-        body: Option<Vec<u8>>,
-    ) -> Result<Option<web_sys::Response>> {
+    /// A [`Call`] from the worker or another object that needs no waiting in the wasm: a store
+    /// (with its body, which the module entry read), and every call that only reads or writes
+    /// this object's own storage. Its response, or for a store that wrote its wake-up the
+    /// promise of its response once that write has settled (rejected if it failed);
+    /// `undefined` for a call that waits for something else (another object, a delivery),
+    /// which [`ChatOutbox::fetch`] answers.
+    pub fn receive(&self, req: web_sys::Request, body: Option<Vec<u8>>) -> Result<JsValue> {
         let reply = match Call::parse(&req.method(), &req.url()) {
             Some(Call::Store { chat_id, key_index }) => {
-                let (reply, run) =
+                let stored =
                     self.chat()
                         .store(body.unwrap_or_default(), chat_id.as_deref(), key_index);
-                if run {
+                if stored.run {
                     self.run_wanted.set(true);
                 }
-                Ok(reply)
+                let answer = response(stored.reply)?;
+                return Ok(match stored.written {
+                    Some(written) => after_write(&written, &answer).into(),
+                    None => answer.into(),
+                });
             }
             Some(Call::View) => self.chat().view(),
             Some(Call::IndexPut(entry)) => {
@@ -136,10 +140,10 @@ impl ChatOutbox {
                 | Call::Wait { .. }
                 | Call::Probe { .. }
                 | Call::Resume { .. },
-            ) => return Ok(None),
+            ) => return Ok(JsValue::UNDEFINED),
             None => Ok(EdgeError::NotFound.reply()),
         };
-        response(reply?).map(Some)
+        response(reply?).map(Into::into)
     }
 
     /// A [`Call`] that [`ChatOutbox::receive`] left: one that waits for another object or a
@@ -186,8 +190,8 @@ impl ChatOutbox {
         response(reply?)
     }
 
-    /// Whether a call stored a new event since the entry last asked: the entry then calls
-    /// [`ChatOutbox::run`] at once, for the rest of the request's invocation, so that the
+    /// Whether a store was taken since the entry last asked: the entry then calls
+    /// [`ChatOutbox::run`] at once, for the rest of the request's invocation, so that a new
     /// event is delivered without waiting for the alarm (its wake-up is set all the same).
     #[wasm_bindgen(js_name = runWanted)]
     pub fn run_wanted(&self) -> bool {
@@ -198,7 +202,7 @@ impl ChatOutbox {
     pub async fn alarm(&self) -> Result<()> {
         self.storage().alarm_fired();
         // Set before anything can fail, so even a reset of the runtime mid-run leaves one.
-        let _ = self.storage().set_alarm(now_ms() + AFTER_ERROR_MS);
+        let _ = self.storage().set_alarm(now_ms() + AFTER_ERROR_MS).await;
         self.run().await
     }
 
@@ -218,7 +222,7 @@ impl ChatOutbox {
                 line.outcome = "alarm_failed";
                 drop(error);
                 log(line.line(started, now_ms()));
-                let _ = self.storage().set_alarm(now_ms() + AFTER_ERROR_MS);
+                let _ = self.storage().set_alarm(now_ms() + AFTER_ERROR_MS).await;
                 break;
             }
             if !self.again.get() {
@@ -303,7 +307,7 @@ impl ChatOutbox {
                 let now = now_ms();
                 log(line.line(now, now));
                 let retry = now + outbox::MISCONFIGURED_RETRY_MS;
-                return self.storage().set_alarm(retry);
+                return self.storage().set_alarm(retry).await;
             }
         };
         match self.name.strip_prefix(ORIGIN_PREFIX) {

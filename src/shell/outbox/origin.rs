@@ -212,7 +212,7 @@ impl<'a> OriginWatch<'a> {
         self.save(&next, ramp)?;
         if transition != Transition::Unchanged {
             self.outage_line(&next, now);
-            self.storage.set_alarm(now)?;
+            self.storage.set_alarm(now).await?;
         }
         Ok(next)
     }
@@ -278,7 +278,7 @@ impl<'a> OriginWatch<'a> {
     /// The alarm: notices, the probe or the ramp, and the next wake-up.
     pub async fn alarm(&self, env: &Env, settings: &Settings) -> Result<()> {
         if !self.exists()? {
-            return self.storage.delete_alarm();
+            return self.storage.delete_alarm().await;
         }
         self.send_notices(settings).await?;
         let now = now_ms();
@@ -352,8 +352,8 @@ impl<'a> OriginWatch<'a> {
             .first("SELECT min(due) FROM notices", &[])?
             .and_then(|c| c.number(0));
         match [probe, step, notice].into_iter().flatten().min() {
-            Some(at) => self.storage.set_alarm(at),
-            None => self.storage.delete_alarm(),
+            Some(at) => self.storage.set_alarm(at).await,
+            None => self.storage.delete_alarm().await,
         }
     }
 

@@ -155,55 +155,62 @@ impl Storage {
     }
 
     /// Sets the alarm to `at_ms` (unix ms), unless it is set to that already.
-    ///
-    /// Not awaited, as [`Storage::delete_alarm`] is not: on a SQLite-backed object the runtime
-    /// writes the alarm into the transaction under way at once and commits it with the
-    /// object's other writes, and the output gate holds every answer until that commit is
-    /// durable (a failed commit resets the object). The promise it returns is settled already;
-    /// an error is thrown here.
-    pub fn set_alarm(&self, at_ms: u64) -> Result<()> {
-        if self.alarm_at.get() == Some(Some(at_ms)) {
-            return Ok(());
+    pub async fn set_alarm(&self, at_ms: u64) -> Result<()> {
+        match self.change_alarm(at_ms)? {
+            Some(written) => self.settled(Ok(written)).await,
+            None => Ok(()),
         }
-        let at = js_sys::Date::new(&JsValue::from_f64(at_ms as f64));
-        self.written(
-            Some(at_ms),
-            self.storage.set_alarm(at, js_sys::Object::new()),
-        )
     }
 
     /// Makes sure the alarm fires by `at_ms`: moved earlier only.
     pub async fn wake_by(&self, at_ms: u64) -> Result<()> {
         if self.alarm().await?.is_none_or(|at| at > at_ms) {
-            self.set_alarm(at_ms)?;
+            self.set_alarm(at_ms).await?;
         }
         Ok(())
     }
 
-    /// [`Storage::wake_by`] without reading the alarm while this instance does not know it
-    /// yet: the alarm is then set to `at_ms` at once, in the transaction of the write just made.
-    /// An earlier wake-up it replaces comes at most `at_ms` later; the run that wakes sets the
-    /// plan's time again.
-    pub fn wake_by_without_wait(&self, at_ms: u64) -> Result<()> {
+    /// [`Storage::wake_by`] without a wait, for a caller that cannot await (a store): while this
+    /// instance does not know its alarm yet, the alarm is set to `at_ms` at once, in the
+    /// transaction of the write just made. An earlier wake-up it replaces comes at most `at_ms`
+    /// later; the run that wakes sets the plan's time again.
+    ///
+    /// Returns the write's promise, if there is one, for the caller to see settle before it
+    /// answers: a failed write is a rejection, not an error here (the runtime reports its API's
+    /// failures so). On a SQLite-backed object the write joins the transaction under way at
+    /// once and the promise is settled already, so the wait costs a microtask in JavaScript;
+    /// whoever sees it fail must set the alarm again, as the module entry does.
+    pub fn wake_by_without_wait(&self, at_ms: u64) -> Result<Option<Promise>> {
         match self.alarm_at.get() {
-            Some(Some(at)) if at <= at_ms => Ok(()),
-            _ => self.set_alarm(at_ms),
+            Some(Some(at)) if at <= at_ms => Ok(None),
+            _ => self.change_alarm(at_ms),
         }
     }
 
-    /// Deletes the alarm (not awaited: [`Storage::set_alarm`] says why).
-    pub fn delete_alarm(&self) -> Result<()> {
+    /// Asks the runtime to set the alarm to `at_ms` unless it is set to that already: the
+    /// write's promise. Known from the moment it is asked for: a later call in this instance
+    /// goes after it.
+    fn change_alarm(&self, at_ms: u64) -> Result<Option<Promise>> {
+        if self.alarm_at.get() == Some(Some(at_ms)) {
+            return Ok(None);
+        }
+        self.alarm_at.set(Some(Some(at_ms)));
+        let at = js_sys::Date::new(&JsValue::from_f64(at_ms as f64));
+        let written = self.storage.set_alarm(at, js_sys::Object::new());
+        if written.is_err() {
+            self.alarm_at.set(None);
+        }
+        written.map(Some)
+    }
+
+    /// Deletes the alarm.
+    pub async fn delete_alarm(&self) -> Result<()> {
         if self.alarm_at.get() == Some(None) {
             return Ok(());
         }
-        self.written(None, self.storage.delete_alarm(js_sys::Object::new()))
-    }
-
-    /// Keeps `at` as the alarm's time once the runtime took the change (a read of the alarm
-    /// still under way then leaves it); after an error the time is unknown again.
-    fn written(&self, at: Option<u64>, change: Result<Promise>) -> Result<()> {
-        self.alarm_at.set(change.is_ok().then_some(at));
-        change.map(drop)
+        self.alarm_at.set(Some(None));
+        let deleted = self.storage.delete_alarm(js_sys::Object::new());
+        self.settled(deleted).await
     }
 
     /// Deletes everything the object stores, its alarm included.
@@ -238,6 +245,10 @@ extern "C" {
     /// it in the wasm.
     #[wasm_bindgen(js_name = statusOf)]
     pub fn status_of(answer: &Promise) -> Promise;
+    /// `response` once `written` (a storage write's promise) has settled, or the write's
+    /// failure.
+    #[wasm_bindgen(js_name = afterWrite)]
+    pub fn after_write(written: &Promise, response: &web_sys::Response) -> Promise;
 }
 
 /// Sends `call` (with `body`) to the object named `name` of the namespace bound as `namespace`:

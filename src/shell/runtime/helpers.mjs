@@ -60,6 +60,11 @@ export function statusOf(answer) {
   );
 }
 
+/** `response` once `written` (a storage write's promise) has settled, or the write's failure. */
+export function afterWrite(written, response) {
+  return written.then(() => response);
+}
+
 /** A response of `status` with the headers `head` and a copy of `body`. */
 export function respond(status, head, body) {
   return new Response(body.slice(), { status, headers: headers(head) });
