@@ -129,15 +129,10 @@ function start(request, env, body) {
   if (step === GENERAL) return guarded(() => wasm.fetch(request, env, body));
   if (step === READ_BODY) return readThenStart(request, env);
   if (step instanceof Response) return step;
-  const [token, posted] = step;
-  const instance = generation;
-  return posted.then((answer) => {
-    // A token names a slot of the instance that gave it: on a fresh one, after a trap, the same
-    // slot may hold another request's delivery. This request then fails, as a call into the
-    // old instance does.
-    if (generation !== instance) throw new Error("the wasm instance was replaced while the request waited");
-    return guarded(() => wasm.answered(token, answer));
-  });
+  // The delivery waits here, with its request in flight; a fresh instance (after a trap)
+  // refuses a delivery that the instance it replaced made, and the request fails.
+  const [waiting, sent] = step;
+  return sent.then((answer) => guarded(() => wasm.answered(waiting, answer)));
 }
 
 /**

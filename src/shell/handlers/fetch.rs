@@ -10,9 +10,8 @@
 //! Every other request goes through the general, async [`handle_fetch`]. Both paths share the
 //! steps below; only the waiting differs.
 
-use std::cell::RefCell;
-
 use worker::js_sys::{Array, Promise};
+use worker::wasm_bindgen;
 use worker::wasm_bindgen::{prelude::wasm_bindgen, JsValue};
 use worker::{web_sys, Env};
 
@@ -61,7 +60,7 @@ pub async fn handle_fetch(
 }
 
 /// What [`start`] answers when the module entry must go on: a response, a request in flight
-/// (`[token, promise]`, for [`answered`]), or one of these numbers.
+/// (`[waiting, promise]`, for [`answered`]), or one of these numbers.
 const GENERAL: u32 = 0;
 /// Read the body (its length is declared and allowed), then call [`start`] again with it.
 const READ_BODY: u32 = 1;
@@ -80,13 +79,13 @@ pub fn start(req: web_sys::Request, env: Env, body: Option<Vec<u8>>) -> Result<J
         Ok(Begun::Done(outcome)) => return finish(line, &outcome, started_ms).map(Into::into),
         Err(error) => return finish(line, &Outcome::from(error), started_ms).map(Into::into),
     };
-    let token = wait(Waiting {
+    let waiting = Waiting {
         line,
         id,
         started_ms,
         mode,
-    });
-    Ok(Array::of2(&JsValue::from(token), &posted).into())
+    };
+    Ok(Array::of2(&JsValue::from(waiting), &posted).into())
 }
 
 /// The warm-up ([`warm_up`]): the module entry calls this once while the worker loads. The
@@ -141,25 +140,16 @@ pub fn read_ahead(env: Env) -> f64 {
     limit as f64
 }
 
-/// The answer to the request [`start`] sent as `token` (the origin's, or the chat's object's):
-/// the reply, logged.
+/// The answer to the request [`start`] sent for `waiting` (the origin's, or the chat's
+/// object's): the reply, logged.
 #[wasm_bindgen(js_name = answered, wasm_bindgen = worker::wasm_bindgen, js_sys = worker::js_sys)]
-pub fn answered(token: u32, answer: Option<String>) -> Result<web_sys::Response, JsValue> {
-    let waiting = PENDING.with(|pending| {
-        pending
-            .borrow_mut()
-            .get_mut(token as usize)
-            .and_then(Option::take)
-    });
-    let Some(Waiting {
+pub fn answered(waiting: Waiting, answer: Option<String>) -> Result<web_sys::Response, JsValue> {
+    let Waiting {
         mut line,
         id,
         started_ms,
         mode,
-    }) = waiting
-    else {
-        return Err(JsValue::from_str("no delivery waits under this token"));
-    };
+    } = waiting;
     let outcome = match mode {
         Mode::Outbox => delivery::after_store(&id, answer.and_then(|a| a.parse().ok())),
         _ => settle(&id, &forward::answer(answer), &mut line),
@@ -167,34 +157,16 @@ pub fn answered(token: u32, answer: Option<String>) -> Result<web_sys::Response,
     finish(line, &outcome, started_ms)
 }
 
-/// A delivery between [`start`] and [`answered`].
-struct Waiting {
+/// A delivery between [`start`] and [`answered`], held by the module entry while it waits:
+/// when the request ends without an answer, the runtime collects it. A fresh wasm instance
+/// refuses one that an instance it replaced made.
+#[wasm_bindgen(wasm_bindgen = worker::wasm_bindgen)]
+pub struct Waiting {
     line: LogLine,
     id: String,
     started_ms: u64,
     /// Where its request went: the origin (direct) or its chat's object (the outbox).
     mode: Mode,
-}
-
-thread_local! {
-    /// Deliveries waiting for their answer, by token (index); freed slots are reused.
-    static PENDING: RefCell<Vec<Option<Waiting>>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Keeps `waiting` until its answer, under the token returned.
-fn wait(waiting: Waiting) -> u32 {
-    PENDING.with(|pending| {
-        let mut pending = pending.borrow_mut();
-        let slot = match pending.iter().position(Option::is_none) {
-            Some(free) => free,
-            None => {
-                pending.push(None);
-                pending.len() - 1
-            }
-        };
-        pending[slot] = Some(waiting);
-        u32::try_from(slot).unwrap_or(u32::MAX)
-    })
 }
 
 /// How far [`begin`] got.
@@ -452,34 +424,4 @@ async fn enqueue(env: &Env, accepted: &intake::Accepted) -> Result<(), Fallback>
     queue::send(env, QUEUE, body)
         .await
         .map_err(|_| Fallback::EnqueueFailed)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn waiting(id: &str) -> Waiting {
-        Waiting {
-            line: LogLine::new("/webim/chat_started"),
-            id: id.to_string(),
-            started_ms: 0,
-            mode: Mode::Direct,
-        }
-    }
-
-    fn take(token: u32) -> Option<String> {
-        PENDING.with(|pending| pending.borrow_mut()[token as usize].take().map(|w| w.id))
-    }
-
-    #[test]
-    fn a_token_finds_its_own_delivery_and_its_slot_is_reused_once_answered() {
-        let (a, b) = (wait(waiting("evt_a")), wait(waiting("evt_b")));
-        assert_ne!(a, b);
-        assert_eq!(take(b).as_deref(), Some("evt_b"));
-        assert_eq!(take(b), None, "answered once only");
-        assert_eq!(wait(waiting("evt_c")), b);
-        assert_eq!(take(a).as_deref(), Some("evt_a"));
-        assert_eq!(take(b).as_deref(), Some("evt_c"));
-        PENDING.with(|pending| assert!(pending.borrow().iter().all(Option::is_none)));
-    }
 }
