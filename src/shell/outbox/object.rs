@@ -11,15 +11,15 @@
 //! Runs: a store (of a new event, or a duplicate) is followed at once by a run of the plan (the
 //! module entry calls [`ChatOutbox::run`] for the rest of the store's invocation, after its
 //! answer), so an event is delivered without an alarm in between; the alarm runs the same plan
-//! for retries, held events, notices and the sweep. One run at a time: a run asked for during another makes
-//! that one go round again.
+//! for retries, held events, notices and the sweep. One run at a time: a run asked for during
+//! another makes that one go round again.
 //!
 //! Nothing wedges: a store is answered only once a wake-up [`AFTER_ERROR_MS`] away is written
 //! (the module entry waits for that write, and sets one itself when it failed), every alarm run
-//! first sets one again, and an error anywhere in a run is logged and leaves
-//! that wake-up (set again) in place instead of rejecting, so the object never depends on its
-//! run finishing or on the platform retrying a failed alarm. A wasm trap is caught by the
-//! module entry, which sets the same wake-up from JavaScript.
+//! first sets one again, and an error anywhere in a run is logged and leaves that wake-up (set
+//! again) in place instead of rejecting, so the object never depends on its run finishing or on
+//! the platform retrying a failed alarm. A wasm trap is caught by the module entry, which sets
+//! the same wake-up from JavaScript.
 
 use std::cell::Cell;
 
