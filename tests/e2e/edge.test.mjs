@@ -384,7 +384,8 @@ describe("the module entry, across a replacement of the wasm instance", () => {
       await eventually(() => releases.has(beforeId), 5000, "the first delivery at the origin");
       const trapped = await e.send("/webim/chat_started", { ...delivery(sampleChat({ id: "trap" })).init, headers: { "x-test-trap": "1" } });
       assert.ok(trapped.status >= 500, `the trapped request fails: ${trapped.status}`);
-      // The fresh instance's first delivery waits in the slot the first delivery had.
+      // The fresh instance's first delivery, waiting beside the first one (had they been slots of
+      // a table, it would have been given the first one's).
       const later = e.deliver("chat_started", since, { form: false });
       await eventually(() => releases.has(sinceId), 5000, "the later delivery at the origin");
       releases.get(beforeId)();
