@@ -80,13 +80,7 @@ impl Chat<'_> {
 
     /// How many of the chat's events are pending (all wait behind its front event).
     fn pending(&self) -> Result<u32> {
-        let pending = self
-            .events
-            .rows()?
-            .iter()
-            .filter(|r| r.stored.record.state == outbox::State::Pending)
-            .count();
-        Ok(u32::try_from(pending).unwrap_or(u32::MAX))
+        Ok(pending_in(&self.events.rows()?))
     }
 
     /// The outbox policy for the object holding `rows`: an object of an event whose chat has
@@ -132,7 +126,7 @@ impl Chat<'_> {
                 break;
             }
             if last_heard(origin) == Heard::Down {
-                let answer = client::wait(self.env, origin, self.name, self.pending()?).await;
+                let answer = client::wait(self.env, origin, self.name, pending_in(&rows)).await;
                 heard(origin, answer);
                 if answer == Some(Heard::Down) {
                     self.events.set_wait(origin, true)?;
@@ -380,6 +374,15 @@ impl Chat<'_> {
         let _ = self.schedule().await;
         Ok(Reply::delivery(200, "pending", id))
     }
+}
+
+/// How many of `rows` are pending.
+fn pending_in(rows: &[Row]) -> u32 {
+    let pending = rows
+        .iter()
+        .filter(|r| r.stored.record.state == outbox::State::Pending)
+        .count();
+    u32::try_from(pending).unwrap_or(u32::MAX)
 }
 
 /// The records of `rows`, for the core's plan.
