@@ -5,13 +5,16 @@
 // nothing the worker receives).
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { KEY, eventId, eventually, hmacHex, sampleChat, startEdge, startOrigin } from "./harness.mjs";
+import { KEY, eventId, eventually, sampleChat, startEdge, startOrigin } from "./harness.mjs";
 
 let origin;
 before(async () => {
   origin = await startOrigin();
 });
 after(() => origin.close());
+
+/** What the origin received on `path`. */
+const at = (path) => origin.received.filter((r) => r.url === path);
 
 test("the warm-up runs the whole direct path at global scope and in a request, sending and logging nothing", async () => {
   const w = await startEdge({ WEBIM_PRIVATE_KEYS: KEY, ORIGIN_URL: `${origin.url}/warm` }, { worker: { scriptPath: "tests/fixtures/warm-up-entry.mjs", modulesRoot: "." } });
@@ -32,7 +35,7 @@ test("after the warm-up a real delivery uses the worker's own settings", async (
     const chat = sampleChat({ id: 9100 });
     const r = await e.deliver("chat_started", chat);
     assert.equal(r.status, 200, r.text);
-    const [got] = await eventually(() => origin.received.filter((x) => x.url === "/after-warm-up").length === 1 && origin.received.filter((x) => x.url === "/after-warm-up"), 5000, "the delivery");
+    const [got] = await eventually(() => at("/after-warm-up").length === 1 && at("/after-warm-up"), 5000, "the delivery");
     assert.equal(got.headers["webhook-id"], eventId("chat_started", chat));
     assert.equal(e.logs.length, 1, e.logs.join("\n"));
   } finally {
@@ -44,12 +47,11 @@ test("a delivery signed with the warm-up's built-in key is refused and reaches n
   const e = await startEdge({ WEBIM_PRIVATE_KEYS: KEY, ORIGIN_URL: `${origin.url}/warm-up-key` });
   try {
     const chat = sampleChat({ id: 9200 });
-    const body = new URLSearchParams({ chat, signature: hmacHex(chat, "webim-edge-warm-up") }).toString();
-    const r = await e.send("/webim/chat_started", { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body });
+    const r = await e.deliver("chat_started", chat, { key: "webim-edge-warm-up" });
     assert.equal(r.status, 401, r.text);
     assert.equal(r.json.error.code, "bad_signature");
     await new Promise((resolve) => setTimeout(resolve, 300));
-    assert.equal(origin.received.filter((x) => x.url === "/warm-up-key").length, 0);
+    assert.equal(at("/warm-up-key").length, 0);
   } finally {
     await e.dispose();
   }
