@@ -14,9 +14,9 @@
 // --workers picks configurations from CONFIGS by key (comma-separated); --transports picks
 // query, form or both (the default), or adds query-bare: the query string without
 // Content-Length. --baseline DIR[,DIR…] adds earlier builds of webim-edge (each DIR, inside
-// this project, is a copy of build/ with its entry.mjs; outbox:DIR measures it with the outbox), to
-// compare versions. EDGE_BUILD=DIR
-// measures DIR (a copy of build/, e.g. from lab/build-rev.sh) as webim-edge instead of build/.
+// this project, is a copy of build/ with its entry.mjs; outbox:DIR measures it with the
+// outbox), to compare versions. EDGE_BUILD=DIR measures DIR (a copy of build/, e.g. from
+// lab/build-rev.sh) as webim-edge instead of build/.
 //   usage: node lab/run.mjs [--requests 6000] [--processes 2] [--batch 200] [--concurrency 8]
 //                           [--workers empty,forward,floor,js,edge,edge-webim,edge-outbox[,js-outbox]]
 //                           [--transports query,form[,query-bare]]
